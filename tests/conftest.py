@@ -1,0 +1,85 @@
+"""Shared fixtures: settings on a temp folder, a fake-embedder service, the real model once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from knowledge.config import KindredSettings
+from knowledge.embeddings import HashingEmbedder, SentenceTransformerEmbedder
+from knowledge.models import ChannelKind
+from knowledge.records import ChannelRecord, PostRecord
+from knowledge.service import KnowledgeService
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+GUILD = 100
+OTHER_GUILD = 200
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def make_settings(data_dir: Path, **search: object) -> KindredSettings:
+    base = KindredSettings()
+    settings = base.with_data_dir(data_dir)
+    if search:
+        settings = settings.model_copy(update={"search": settings.search.model_copy(update=search)})
+    return settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> KindredSettings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def service(settings: KindredSettings) -> Iterator[KnowledgeService]:
+    svc = KnowledgeService(settings, embedder=HashingEmbedder())
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> SentenceTransformerEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
+    return SentenceTransformerEmbedder()
+
+
+def enable(service: KnowledgeService, guild: int, channel: int, name: str | None = None) -> None:
+    service.register_guild(guild)
+    service.enable_channel(
+        guild, ChannelRecord(channel, guild, name or f"c{channel}", ChannelKind.TEXT), enabled_by=1
+    )
+
+
+def post(
+    ext: str,
+    text: object,
+    *,
+    guild: int = GUILD,
+    channel: int = 1,
+    author: int = 10,
+    thread: int | None = None,
+    minutes: int = 0,
+) -> PostRecord:
+    return PostRecord(
+        guild_id=guild,
+        external_id=ext,
+        channel_id=channel,
+        author_id=author,
+        text=text,
+        created_at=T0 + timedelta(minutes=minutes),
+        thread_id=thread,
+    )
+
+
+def shared_or_skip(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared is only on developer and CI machines)")
+    return path

@@ -1,0 +1,169 @@
+"""Ingest: idempotency, edits, deletes, bad input, enabled channels only."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from knowledge.embeddings import HashingEmbedder, Vectors
+from knowledge.models import Post, PostVector
+from knowledge.scope import SearchScope
+from knowledge.service import KnowledgeService
+from tests.conftest import GUILD, enable, post
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.encoded.extend(texts)
+        return super().encode(texts)
+
+
+@pytest.fixture
+def counting(settings) -> KnowledgeService:  # type: ignore[no-untyped-def]
+    svc = KnowledgeService(settings, embedder=CountingEmbedder())
+    yield svc
+    svc.close()
+
+
+def posts_in_sql(service: KnowledgeService) -> list[Post]:
+    with service.store.session() as session:
+        return list(session.exec(select(Post)).all())
+
+
+def fts_ids(service: KnowledgeService, term: str) -> list[int]:
+    with service.store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT rowid FROM post_fts WHERE post_fts MATCH ?", (f'"{term}"',)
+        ).all()
+    return [r[0] for r in rows]
+
+
+def test_same_message_twice_is_stored_once_and_embedded_once(counting: KnowledgeService) -> None:
+    enable(counting, GUILD, 1)
+    first = counting.ingest([post("m1", "insulin pump alarms at night")])
+    second = counting.ingest([post("m1", "insulin pump alarms at night")])
+    assert (first.inserted, second.unchanged, second.embedded) == (1, 1, 0)
+    assert len(posts_in_sql(counting)) == 1
+    assert counting.embedder.encoded == ["insulin pump alarms at night"]  # type: ignore[attr-defined]
+
+
+def test_edit_re_embeds_and_replaces_text_everywhere(counting: KnowledgeService) -> None:
+    enable(counting, GUILD, 1)
+    counting.ingest([post("m1", "original wording about migraines")])
+    report = counting.ingest([post("m1", "edited wording about tinnitus")])
+    assert report.updated == 1 and report.embedded == 1
+    (row,) = posts_in_sql(counting)
+    assert row.content == "edited wording about tinnitus" and row.edited_at is not None
+    assert fts_ids(counting, "migraines") == [] and fts_ids(counting, "tinnitus") == [row.id]
+    index = counting.store.vector_index(GUILD)
+    assert len(index) == 1
+    stored = index.reconstruct(np.asarray([row.id]))[0]
+    expected = counting.embedder.encode(["edited wording about tinnitus"])[0]
+    assert np.allclose(stored, expected, atol=1e-6)
+
+
+def test_channel_not_enabled_stores_nothing(service: KnowledgeService) -> None:
+    enable(service, GUILD, 1)
+    report = service.ingest([post("m1", "private health detail", channel=2)])
+    assert report.skip_counts() == {"channel_not_enabled": 1}
+    assert posts_in_sql(service) == [] and len(service.store.vector_index(GUILD)) == 0
+    assert fts_ids(service, "private") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("\x00\x00\x01", "empty"),
+        ("🙂🎉💙", "no_text"),
+        ("https://example.org/some/page", "no_text"),
+        (b"\xff\xfe not utf8", "invalid_utf8"),
+        (12345, "not_text"),
+    ],
+)
+def test_bad_posts_are_skipped_with_a_reason_and_the_batch_survives(
+    service: KnowledgeService, text: object, reason: str
+) -> None:
+    enable(service, GUILD, 1)
+    report = service.ingest(
+        [post("good1", "a fine post"), post("bad", text), post("good2", "another")]
+    )
+    assert report.inserted == 2
+    assert [(s.external_id, s.reason) for s in report.skipped] == [("bad", reason)]
+
+
+def test_control_characters_and_surrogates_are_cleaned(service: KnowledgeService) -> None:
+    enable(service, GUILD, 1)
+    service.ingest([post("m1", "fatigue\x00 and\x07 pain \ud800 today")])
+    (row,) = posts_in_sql(service)
+    assert row.content == "fatigue and pain \ufffd today"
+
+
+def test_huge_post_is_stored_truncated(service: KnowledgeService) -> None:
+    enable(service, GUILD, 1)
+    report = service.ingest([post("big", "word " * 200_000)])  # 1 MB
+    (row,) = posts_in_sql(service)
+    assert report.truncated == 1 and row.truncated
+    assert len(row.content) <= service.settings.ingest.max_post_chars
+
+
+def test_delete_removes_from_sql_fts_and_vectors(service: KnowledgeService) -> None:
+    enable(service, GUILD, 1)
+    service.ingest([post("m1", "zebrafinch marker text"), post("m2", "something else entirely")])
+    (gone,) = [p for p in posts_in_sql(service) if p.external_id == "m1"]
+    assert service.delete_messages(GUILD, ["m1"]) == 1
+    assert [p.external_id for p in posts_in_sql(service)] == ["m2"]
+    assert fts_ids(service, "zebrafinch") == []
+    assert gone.id not in service.store.vector_index(GUILD)
+    with service.store.session() as session:
+        assert session.get(PostVector, gone.id) is None
+    scope = SearchScope(guild_id=GUILD)
+    assert all(h.external_id != "m1" for h in service.search("zebrafinch marker", scope))
+
+
+def test_deleted_text_stays_gone_after_restart_and_reindex(settings) -> None:  # type: ignore[no-untyped-def]
+    svc = KnowledgeService(settings, embedder=HashingEmbedder())
+    enable(svc, GUILD, 1)
+    svc.ingest([post("m1", "quokkamarker words"), post("m2", "other words here")])
+    svc.delete_messages(GUILD, ["m1"])
+    svc.close()
+    again = KnowledgeService(settings, embedder=HashingEmbedder())
+    again.start()
+    again.reindex()
+    assert fts_ids(again, "quokkamarker") == []
+    assert len(again.store.vector_index(GUILD)) == 1
+    hits = again.search("quokkamarker words", SearchScope(guild_id=GUILD))
+    assert [h.external_id for h in hits] == ["m2"]
+    again.close()
+    db = sqlite3.connect(settings.storage.data_dir / "kindred.db")
+    assert db.execute("SELECT count(*) FROM post WHERE content LIKE '%quokka%'").fetchone() == (0,)
+
+
+def test_disable_channel_purges_it(service: KnowledgeService) -> None:
+    enable(service, GUILD, 1)
+    enable(service, GUILD, 2)
+    service.ingest([post("a", "alpha text", channel=1), post("b", "beta text", channel=2)])
+    assert service.disable_channel(GUILD, 1) == 1
+    assert [p.external_id for p in posts_in_sql(service)] == ["b"]
+    assert not service.is_enabled(GUILD, 1)
+    assert service.ingest([post("c", "new text", channel=1)]).skip_counts() == {
+        "channel_not_enabled": 1
+    }
+
+
+def test_purge_guild_removes_everything_of_that_guild_only(service: KnowledgeService) -> None:
+    enable(service, GUILD, 1)
+    enable(service, GUILD + 1, 9)
+    service.ingest([post("a", "alpha", channel=1), post("b", "beta", guild=GUILD + 1, channel=9)])
+    assert service.purge_guild(GUILD) == 1
+    assert [p.guild_id for p in posts_in_sql(service)] == [GUILD + 1]
+    assert not (service.store.index_path(GUILD).with_suffix(".faiss")).exists()
