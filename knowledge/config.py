@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -83,7 +83,7 @@ class KindredSettings(_Table):
     search: SearchSettings = SearchSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    def with_data_dir(self, data_dir: Path | None) -> KindredSettings:
+    def with_data_dir(self, data_dir: Path | None) -> Self:
         """A copy pointed at another data folder (the CLI's `--data-dir`)."""
         if data_dir is None:
             return self
@@ -97,28 +97,34 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def parse_settings(raw: dict[str, Any]) -> KindredSettings:
+SettingsT = TypeVar("SettingsT", bound=KindredSettings)
+
+
+def parse_settings(raw: dict[str, Any], model: type[SettingsT] = KindredSettings) -> SettingsT:  # type: ignore[assignment]
     """Validate a parsed TOML mapping; raise ConfigError naming the first bad setting."""
     try:
-        return KindredSettings.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"invalid setting {_first_error(exc)}") from exc
 
 
-def load_settings(path: Path | None = None) -> KindredSettings:
+def load_settings(
+    path: Path | None = None,
+    model: type[SettingsT] = KindredSettings,  # type: ignore[assignment]
+) -> SettingsT:
     """Load settings from `path`, `$KINDRED_CONFIG`, or `./kindred.toml`; else defaults."""
     explicit = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     candidate = explicit or Path("kindred.toml")
     if not candidate.exists():
         if explicit is not None:
             raise ConfigError(f"config file {candidate} does not exist")
-        settings = KindredSettings()
+        settings = model()
     else:
         try:
             raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {candidate}: {exc}") from exc
-        settings = parse_settings(raw)
+        settings = parse_settings(raw, model)
     if os.environ.get(DATA_DIR_ENV):
         settings = settings.with_data_dir(Path(os.environ[DATA_DIR_ENV]))
     return settings
