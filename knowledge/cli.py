@@ -78,6 +78,32 @@ def hits_table(title: str, hits: list[SearchHit]) -> Table:
 
 
 @app.command()
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Folder for the demo store (created if missing).")
+    ] = Path("kindred-demo"),
+    limit: Annotated[int, typer.Option(min=1, max=10, help="Results shown per query.")] = 3,
+) -> None:
+    """Offline demo: index a sample community, then search, filter and find similar posts."""
+    from knowledge.demo import load_demo, run_demo_queries
+
+    settings = KindredSettings().with_data_dir(data_dir)
+    out.rule("[bold]Kindred demo[/bold] — no token, no network")
+    service = open_service(settings)
+    try:
+        indexed = load_demo(service)
+        out.print(f"Indexed {indexed} posts into {data_dir}/ (SQLite, FTS5 and faiss files).")
+        for step in run_demo_queries(service, limit):
+            out.print(hits_table(step.title, step.hits))
+    finally:
+        service.close()
+    out.print(
+        "Try your own: [bold]kindred search \"your words\" --guild 1 "
+        f"--data-dir {data_dir}[/bold]"
+    )
+
+
+@app.command()
 def ingest(
     file: Annotated[
         Path, typer.Argument(help="JSON Lines: id, text, [author, channel, thread, created_at].")
