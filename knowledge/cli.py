@@ -15,11 +15,11 @@ from rich.table import Table
 from knowledge.config import KindredSettings, load_settings
 from knowledge.errors import KindredError
 from knowledge.evaluation import run_retrieval_eval
+from knowledge.fusion import Mode
 from knowledge.loading import load_file, read_file
 from knowledge.logs import configure_logging
 from knowledge.progress import progress_bar
 from knowledge.records import SearchHit
-from knowledge.retrieval import Mode
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 
@@ -98,8 +98,7 @@ def demo(
     finally:
         service.close()
     out.print(
-        "Try your own: [bold]kindred search \"your words\" --guild 1 "
-        f"--data-dir {data_dir}[/bold]"
+        f'Try your own: [bold]kindred search "your words" --guild 1 --data-dir {data_dir}[/bold]'
     )
 
 

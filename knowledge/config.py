@@ -13,6 +13,7 @@ from typing import Any, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from knowledge.errors import ConfigError
+from knowledge.fusion import FusionSettings
 
 CONFIG_ENV = "KINDRED_CONFIG"
 DATA_DIR_ENV = "KINDRED_DATA_DIR"
@@ -67,10 +68,7 @@ class SearchSettings(_Table):
 
     max_query_chars: int = Field(2_000, ge=10, description="Longer queries are refused.")
     page_size: int = Field(5, ge=1, le=25, description="Results per page in Discord.")
-    candidates: int = Field(100, ge=10, le=2_000, description="Candidates drawn from each index.")
-    lexical_weight: float = Field(0.3, ge=0, description="Weight of the BM25 signal.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the embedding signal.")
-    condition_weight: float = Field(0.0, ge=0, description="Weight of shared-condition evidence.")
+    fusion: FusionSettings = FusionSettings()
 
 
 class KindredSettings(_Table):

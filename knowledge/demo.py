@@ -43,7 +43,9 @@ def run_demo_queries(service: KnowledgeService, limit: int = 3) -> list[DemoStep
     everyone = SearchScope(guild_id=DEMO_GUILD)
     steps: list[DemoStep] = []
     for item in queries.get("search", [])[:2]:
-        steps.append(DemoStep(f"Search: “{item['text']}”", service.search(item["text"], everyone, limit)))
+        steps.append(
+            DemoStep(f"Search: “{item['text']}”", service.search(item["text"], everyone, limit))
+        )
     for item in queries.get("filtered_search", [])[:1]:
         after = datetime.fromisoformat(item["after"]).replace(tzinfo=UTC)
         scope = SearchScope(

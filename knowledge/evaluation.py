@@ -6,7 +6,8 @@ import csv
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from sqlmodel import select
 from knowledge.config import KindredSettings
 from knowledge.embeddings import Embedder
 from knowledge.errors import InvalidInput
+from knowledge.fusion import Mode
 from knowledge.loading import load_file
 from knowledge.models import Post
-from knowledge.retrieval import Mode
+from knowledge.records import IngestReport
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.text import clean_query
@@ -31,6 +33,44 @@ csv.field_size_limit(sys.maxsize)
 class Query:
     query_id: str
     text: str | None
+
+
+@dataclass
+class EvalStore:
+    """A throwaway store holding POSTS, with the map from file ids to post rows."""
+
+    service: KnowledgeService
+    report: IngestReport
+    posts: dict[str, tuple[int, str]]
+    ingest_seconds: float
+
+    def answer(self, query: Query, k: int, mode: Mode) -> list[tuple[str, float]]:
+        """Top-k (doc id, score); a query without text is its post, excluded from its results."""
+        exclude: frozenset[int] = frozenset()
+        text = query.text
+        if text is None:
+            found = self.posts.get(query.query_id)
+            if found is None:
+                return []
+            exclude, text = frozenset({found[0]}), found[1]
+        try:
+            cleaned = clean_query(text, len(text) + 1)
+        except InvalidInput:
+            return []
+        scope = SearchScope(guild_id=EVAL_GUILD, exclude_post_ids=exclude)
+        ranked = self.service.searcher.ranked_ids(cleaned, scope, k, mode)
+        ids = {pid: ext for ext, (pid, _) in self.posts.items()}
+        return [(ids[pid], score) for pid, score in ranked if pid in ids]
+
+    def run(self, queries: list[Query], k: int, mode: Mode) -> tuple[list[str], float]:
+        """RUN.tsv lines for every query, and the seconds it took."""
+        started = time.perf_counter()
+        lines = [
+            f"{query.query_id}\t{doc_id}\t{rank}\t{score:.6f}\n"
+            for query in queries
+            for rank, (doc_id, score) in enumerate(self.answer(query, k, mode), start=1)
+        ]
+        return lines, time.perf_counter() - started
 
 
 def read_queries(path: Path) -> list[Query]:
@@ -46,6 +86,38 @@ def read_queries(path: Path) -> list[Query]:
         ]
 
 
+@contextmanager
+def eval_store(
+    posts_path: Path,
+    *,
+    embedder: Embedder | None = None,
+    settings: KindredSettings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[EvalStore]:
+    """Index POSTS into a temporary store (deleted afterwards)."""
+    base = settings or KindredSettings()
+    with tempfile.TemporaryDirectory(prefix="kindred-eval-") as tmp:
+        service = KnowledgeService(base.with_data_dir(Path(tmp)), embedder=embedder)
+        try:
+            started = time.perf_counter()
+            loaded = load_file(service, posts_path, EVAL_GUILD, progress)
+            seconds = time.perf_counter() - started
+            with service.store.session() as session:
+                rows = session.exec(
+                    select(Post.id, Post.external_id, Post.content).where(
+                        Post.guild_id == EVAL_GUILD
+                    )
+                ).all()
+            posts = {ext: (int(pid or 0), text) for pid, ext, text in rows}
+            yield EvalStore(service, loaded.report, posts, seconds)
+        finally:
+            service.close()
+
+
+def write_run(path: Path, lines: list[str]) -> None:
+    path.write_text("query_id\tdoc_id\trank\tscore\n" + "".join(lines), encoding="utf-8")
+
+
 def run_retrieval_eval(
     posts_path: Path,
     queries_path: Path,
@@ -57,34 +129,13 @@ def run_retrieval_eval(
     settings: KindredSettings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Index POSTS into a temporary store, answer QUERIES, write RUN.tsv; return counts, timings."""
+    """Index POSTS, answer QUERIES, write RUN.tsv; return counts and timings."""
     queries = read_queries(queries_path)
-    base = settings or KindredSettings()
-    with tempfile.TemporaryDirectory(prefix="kindred-eval-") as tmp:
-        service = KnowledgeService(base.with_data_dir(Path(tmp)), embedder=embedder)
-        try:
-            started = time.perf_counter()
-            loaded = load_file(service, posts_path, EVAL_GUILD, progress)
-            ingest_seconds = time.perf_counter() - started
-            with service.store.session() as session:
-                rows = session.exec(
-                    select(Post.id, Post.external_id, Post.content).where(
-                        Post.guild_id == EVAL_GUILD
-                    )
-                ).all()
-            by_external = {ext: (int(pid or 0), text) for pid, ext, text in rows}
-            started = time.perf_counter()
-            answered, lines = 0, []
-            for query in queries:
-                ranked = _answer(service, query, by_external, k, mode)
-                answered += bool(ranked)
-                for rank, (doc_id, score) in enumerate(ranked, start=1):
-                    lines.append(f"{query.query_id}\t{doc_id}\t{rank}\t{score:.6f}\n")
-            search_seconds = time.perf_counter() - started
-        finally:
-            service.close()
-    out_path.write_text("query_id\tdoc_id\trank\tscore\n" + "".join(lines), encoding="utf-8")
-    report = loaded.report
+    with eval_store(posts_path, embedder=embedder, settings=settings, progress=progress) as store:
+        lines, search_seconds = store.run(queries, k, mode)
+        answered = len({line.split("\t", 1)[0] for line in lines})
+        report, ingest_seconds = store.report, store.ingest_seconds
+    write_run(out_path, lines)
     return {
         "posts": report.received,
         "indexed": report.inserted + report.updated + report.unchanged,
@@ -97,28 +148,3 @@ def run_retrieval_eval(
         "search_seconds": round(search_seconds, 3),
         "ms_per_query": round(1000 * search_seconds / max(1, len(queries)), 2),
     }
-
-
-def _answer(
-    service: KnowledgeService,
-    query: Query,
-    by_external: dict[str, tuple[int, str]],
-    k: int,
-    mode: Mode,
-) -> list[tuple[str, float]]:
-    exclude: frozenset[int] = frozenset()
-    text = query.text
-    if text is None:
-        found = by_external.get(query.query_id)
-        if found is None:
-            return []
-        exclude = frozenset({found[0]})
-        text = found[1]
-    scope = SearchScope(guild_id=EVAL_GUILD, exclude_post_ids=exclude)
-    try:
-        cleaned = clean_query(text, max(len(text), 1) + 1)
-    except InvalidInput:
-        return []
-    ranked = service.searcher.ranked_ids(cleaned, scope, k, mode)
-    ids = {pid: ext for ext, (pid, _) in by_external.items()}
-    return [(ids[pid], score) for pid, score in ranked if pid in ids]

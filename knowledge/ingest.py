@@ -9,7 +9,7 @@ is repaired by `catch_up`, which embeds whatever SQL holds without a current vec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 # Given texts and their vectors, return a crisis level per text ("none", "concern", "crisis").
 Assess = Callable[[Sequence[str], Vectors], Sequence[str]]
+# Given a guild and its records, return external id -> skip reason for records that must not be
+# stored at all (e.g. a member who excluded themselves, a message its author deleted).
+Gate = Callable[[int, Sequence[PostRecord]], Mapping[str, str]]
 
 SKIP_CHANNEL_NOT_ENABLED = "channel_not_enabled"
 
@@ -55,6 +58,7 @@ class Ingestor:
         self.embedder = embedder
         self.settings = settings
         self.assess = assess
+        self.gates: list[Gate] = []
 
     def ingest(
         self, records: Sequence[PostRecord], progress: Progress | None = None
@@ -75,14 +79,18 @@ class Ingestor:
             return report
         pending: list[_Pending] = []
         touched: list[Post] = []
+        changed: list[Post] = []
         with self.store.write() as session:
             for guild_id in sorted({r.guild_id for r, _ in accepted}):
                 group = [(r, c) for r, c in accepted if r.guild_id == guild_id]
-                touched.extend(self._upsert(session, guild_id, group, report))
+                touched.extend(self._upsert(session, guild_id, group, report, changed))
             session.flush()
+            conditions = self.store.write_conditions(session, changed)
             pending = self._needing_vectors(session, touched)
         for guild_id in {p.guild_id for p in touched}:
             self.store.apply_committed(guild_id, [p for p in touched if p.guild_id == guild_id])
+            mine = {p.id: conditions[p.id] for p in changed if p.guild_id == guild_id and p.id}
+            self.store.apply_conditions(guild_id, mine)
         report.embedded += self._embed(pending)
         return report
 
@@ -91,7 +99,12 @@ class Ingestor:
     ) -> list[tuple[PostRecord, CleanText]]:
         enabled: dict[int, set[int]] = {}
         latest: dict[tuple[int, str], tuple[PostRecord, CleanText]] = {}
+        blocked = self._blocked(batch)
         for record in batch:
+            reason = blocked.get((record.guild_id, record.external_id))
+            if reason is not None:
+                report.skipped.append(Skip(record.external_id, reason))
+                continue
             if record.guild_id not in enabled:
                 enabled[record.guild_id] = self.store.enabled_channel_ids(record.guild_id)
             if record.channel_id not in enabled[record.guild_id]:
@@ -106,12 +119,22 @@ class Ingestor:
             latest[(record.guild_id, record.external_id)] = (record, clean)
         return list(latest.values())
 
+    def _blocked(self, batch: Sequence[PostRecord]) -> dict[tuple[int, str], str]:
+        out: dict[tuple[int, str], str] = {}
+        for guild_id in {r.guild_id for r in batch}:
+            mine = [r for r in batch if r.guild_id == guild_id]
+            for gate in self.gates:
+                for external_id, reason in gate(guild_id, mine).items():
+                    out.setdefault((guild_id, external_id), reason)
+        return out
+
     def _upsert(
         self,
         session: Session,
         guild_id: int,
         group: list[tuple[PostRecord, CleanText]],
         report: IngestReport,
+        changed: list[Post],
     ) -> list[Post]:
         session.execute(sqlite_insert(Guild).values(id=guild_id).on_conflict_do_nothing())
         members = {(r.author_id, r.author_handle) for r, _ in group}
@@ -141,6 +164,7 @@ class Ingestor:
                     truncated=clean.truncated,
                 )
                 report.inserted += 1
+                changed.append(post)
             elif post.content_hash != digest:
                 post.content, post.content_hash, post.truncated = (
                     clean.text,
@@ -150,6 +174,7 @@ class Ingestor:
                 post.edited_at = record.edited_at or utcnow()
                 post.crisis_level = "none"
                 report.updated += 1
+                changed.append(post)
             else:
                 report.unchanged += 1
             post.channel_id, post.thread_id = record.channel_id, record.thread_id

@@ -101,6 +101,27 @@ class PostVector(SQLModel, table=True):
     vector: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
 
 
+class PostCondition(SQLModel, table=True):
+    """One nonzero entry of a post's condition vector (from the lay condition vocabulary)."""
+
+    __table_args__ = (sa.Index("ix_postcondition_condition", "condition_id", "post_id"),)
+
+    post_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("post.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    condition_id: str = Field(max_length=64, primary_key=True)
+    weight: float
+
+
+class StoreMeta(SQLModel, table=True):
+    """Small key/value facts about the store (e.g. the condition vocabulary's fingerprint)."""
+
+    key: str = Field(max_length=64, primary_key=True)
+    value: str
+
+
 class VectorIndexState(SQLModel, table=True):
     """Bookkeeping of each guild's saved faiss index (for stats and catch-up)."""
 
@@ -111,3 +132,82 @@ class VectorIndexState(SQLModel, table=True):
     max_post_id: int = 0
     kind: str = "flat"
     saved_at: datetime = Field(default_factory=utcnow)
+
+
+class BackfillCheckpoint(SQLModel, table=True):
+    """How far the bot has read one channel's or thread's history (oldest first).
+
+    `source_id` is the channel or thread being paged; `channel_id` the enabled text or forum
+    channel it belongs to. `cursor` is the newest message id already ingested, `latest_id` the
+    newest message id known when the backfill started (for progress and ETA).
+    """
+
+    source_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    channel_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    cursor: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
+    latest_id: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False))
+    fetched: int = 0
+    complete: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# -- privacy: consent, search mode, retention and tombstones (migration 0004) ---------------------
+
+
+class MemberConsent(SQLModel, table=True):
+    """A member's current privacy choices in one guild; no row means "never chose".
+
+    `searchable` is None until the member chooses: the guild's search mode then decides.
+    Matching is opt-in always, so `matchable` defaults to False.
+    """
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    searchable: bool | None = None
+    matchable: bool = False
+    excluded: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+
+
+class ConsentEvent(SQLModel, table=True):
+    """One change of one consent setting: what, to which value, when and by whom."""
+
+    __table_args__ = (sa.Index("ix_consentevent_guild_user", "guild_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    setting: str = Field(max_length=32)
+    value: bool | None = None
+    changed_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    changed_at: datetime = Field(default_factory=utcnow)
+
+
+class GuildPrivacy(SQLModel, table=True):
+    """A guild's search mode (`opt_in` or `opt_out`) and optional retention in days."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    search_mode: str = Field(default="opt_in", max_length=16)
+    mode_changed_at: datetime | None = None
+    mode_changed_by: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    retention_days: int | None = None
+    retention_changed_at: datetime | None = None
+    retention_changed_by: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+
+
+class PostTombstone(SQLModel, table=True):
+    """A message its author removed from Kindred: ids only, never text, so it is not re-indexed."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    external_id: str = Field(max_length=128, primary_key=True)
+    author_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    reason: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -7,16 +7,17 @@ bitmap inside faiss), so a page is full whenever enough readable posts exist.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from knowledge._standin import build_match_expression
 from knowledge.config import SearchSettings
 from knowledge.embeddings import Embedder
+from knowledge.fts_query import build_match_query
+from knowledge.fusion import HybridRanker, Mode
 from knowledge.models import Channel, Member, Post
 from knowledge.records import SearchHit, SearchPage
 from knowledge.scope import SearchScope
@@ -25,23 +26,10 @@ from knowledge.store import Store
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
-Mode = Literal["hybrid", "dense", "bm25"]
 
 _FTS = sa.table("post_fts", sa.column("rowid"))
 _POST = Post.__table__  # type: ignore[attr-defined]
 MAX_LEXICAL_TERMS = 32
-
-
-class CandidateSource(Protocol):
-    def dense(self, vector: FloatArray, k: int) -> tuple[IdArray, FloatArray]: ...
-    def lexical(self, query_text: str, k: int) -> tuple[IdArray, FloatArray]: ...
-    def vectors(self, ids: IdArray) -> FloatArray: ...
-
-
-class Ranker(Protocol):
-    def rank(
-        self, query_text: str, query_vector: FloatArray, source: CandidateSource, k: int, mode: Mode
-    ) -> list[tuple[int, float]]: ...
 
 
 class StoreCandidates:
@@ -51,6 +39,11 @@ class StoreCandidates:
         self.store = store
         self.scope = scope
         self._allowed: IdArray | None = None
+        self._prefetched: dict[tuple[str, int], Future[tuple[IdArray, FloatArray]]] = {}
+
+    def prefetch_lexical(self, pool: ThreadPoolExecutor, query_text: str, k: int) -> None:
+        """Start the full-text search now (SQLite releases the GIL) while the query is embedded."""
+        self._prefetched[(query_text, k)] = pool.submit(self._lexical, query_text, k)
 
     def allowed(self) -> IdArray:
         if self._allowed is None:
@@ -62,7 +55,11 @@ class StoreCandidates:
             return self.store.vector_index(self.scope.guild_id).search(vector, k, self.allowed())
 
     def lexical(self, query_text: str, k: int) -> tuple[IdArray, FloatArray]:
-        match = build_match_expression(query_text, max_terms=MAX_LEXICAL_TERMS)
+        future = self._prefetched.pop((query_text, k), None)
+        return future.result() if future is not None else self._lexical(query_text, k)
+
+    def _lexical(self, query_text: str, k: int) -> tuple[IdArray, FloatArray]:
+        match = build_match_query(query_text, max_terms=MAX_LEXICAL_TERMS)
         if match is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         rank = sa.func.bm25(sa.literal_column("post_fts"))
@@ -90,17 +87,19 @@ class StoreCandidates:
                         out[row] = found[post_id]
             return out
 
+    def conditions(self, ids: IdArray) -> FloatArray:
+        return self.store.condition_vectors(self.scope.guild_id).matrix(ids)
+
 
 class Searcher:
     """Runs a query through the ranker and turns ranked ids into hits with snippets."""
 
-    def __init__(
-        self, store: Store, embedder: Embedder, settings: SearchSettings, ranker: Ranker
-    ) -> None:
+    def __init__(self, store: Store, embedder: Embedder, settings: SearchSettings) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.ranker = ranker
+        self.ranker = HybridRanker(settings.fusion)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kindred-fts")
 
     def ranked_ids(
         self,
@@ -110,9 +109,15 @@ class Searcher:
         mode: Mode = "hybrid",
         query_vector: FloatArray | None = None,
     ) -> list[tuple[int, float]]:
-        vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
         source = StoreCandidates(self.store, scope)
-        return self.ranker.rank(query, vector, source, limit, mode)
+        if mode != "dense":
+            depth = limit if mode == "bm25" else self.settings.fusion.lexical_depth
+            source.prefetch_lexical(self._pool, query, depth)
+        if mode == "bm25":  # full text alone needs no embedding
+            return self.ranker.rank(query, np.zeros(1, np.float32), None, source, limit, mode)
+        vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
+        conditions = self.store.tagger.vector(query)
+        return self.ranker.rank(query, vector, conditions, source, limit, mode)
 
     def search(
         self,

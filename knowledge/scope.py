@@ -46,6 +46,11 @@ class SearchScope:
     curated_only: bool = False
     moderator_view: bool = False
     exclude_post_ids: frozenset[int] = field(default_factory=frozenset)
+    # Consent, filled in by the service on every read (callers cannot widen it): when
+    # `consenting_author_ids` is set only those authors are shown to others; `withheld_author_ids`
+    # are never shown to others. An asker always sees their own posts.
+    consenting_author_ids: frozenset[int] | None = None
+    withheld_author_ids: frozenset[int] = field(default_factory=frozenset)
 
     def sql_conditions(self) -> list[ColumnElement[bool]]:
         """WHERE conditions over `Post` that express this scope."""
@@ -73,6 +78,11 @@ class SearchScope:
             conds.append(crisis_ok)
         if self.exclude_post_ids:
             conds.append(col.id.not_in(sorted(self.exclude_post_ids)))
+        own = col.author_id == (self.asker_id if self.asker_id is not None else -1)
+        if self.consenting_author_ids is not None:
+            conds.append(sa.or_(col.author_id.in_(sorted(self.consenting_author_ids)), own))
+        if self.withheld_author_ids:
+            conds.append(sa.or_(col.author_id.not_in(sorted(self.withheld_author_ids)), own))
         return conds
 
     def mask(self, columns: CatalogColumns) -> npt.NDArray[np.bool_]:
@@ -100,6 +110,11 @@ class SearchScope:
             keep &= crisis_ok
         if self.exclude_post_ids:
             keep &= ~np.isin(columns.ids, _ids(self.exclude_post_ids))
+        own = columns.author == (self.asker_id if self.asker_id is not None else -1)
+        if self.consenting_author_ids is not None:
+            keep &= np.isin(columns.author, _ids(self.consenting_author_ids)) | own
+        if self.withheld_author_ids:
+            keep &= ~np.isin(columns.author, _ids(self.withheld_author_ids)) | own
         return keep
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -16,14 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
 
-from knowledge._standin import HybridRanker
+from knowledge.conditions import default_tagger
 from knowledge.config import KindredSettings
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 from knowledge.errors import NotFound
+from knowledge.fusion import Mode
 from knowledge.ingest import Assess, Ingestor, Progress
 from knowledge.models import Channel, ChannelKind, Guild, Post, PostVector
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
-from knowledge.retrieval import Mode, Searcher
+from knowledge.retrieval import Searcher
 from knowledge.scope import SearchScope
 from knowledge.store import Store
 from knowledge.text import clean_query
@@ -71,13 +72,15 @@ class KnowledgeService:
             settings.storage.data_dir,
             model_name=self.embedder.name,
             dimension=self.embedder.dimension,
+            tagger=default_tagger(),
             database_url=settings.storage.database_url,
             ivf_threshold=settings.vector_index.ivf_threshold,
             nprobe=settings.vector_index.ivf_nprobe,
         )
         self.ingestor = Ingestor(self.store, self.embedder, settings.ingest, assess)
-        ranker = HybridRanker.from_settings(settings.search)
-        self.searcher = Searcher(self.store, self.embedder, settings.search, ranker)
+        self.searcher = Searcher(self.store, self.embedder, settings.search)
+        # Rules applied to every read scope (consent): a caller's scope can only be narrowed.
+        self.read_policies: list[Callable[[SearchScope], SearchScope]] = []
         self._last_save = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -234,13 +237,19 @@ class KnowledgeService:
     ) -> list[SearchHit]:
         """Rank posts in `scope` for a member's query (the query is cleaned, never parsed)."""
         text = clean_query(query, self.settings.search.max_query_chars)
-        return self.searcher.search(text, scope, limit, mode)
+        return self.searcher.search(text, self.enforce(scope), limit, mode)
+
+    def enforce(self, scope: SearchScope) -> SearchScope:
+        """The caller's scope narrowed by every read policy (consent)."""
+        for policy in self.read_policies:
+            scope = policy(scope)
+        return scope
 
     def similar_to_text(self, text: str, scope: SearchScope, limit: int = 10) -> list[SearchHit]:
         """Posts like a new question or message (the text itself is not stored)."""
         limit_chars = self.settings.ingest.max_post_chars
         query = clean_query(text[:limit_chars] if isinstance(text, str) else text, limit_chars)
-        return self.searcher.search(query, scope, limit)
+        return self.searcher.search(query, self.enforce(scope), limit)
 
     def similar_to_post(
         self, guild_id: int, external_id: str, scope: SearchScope, limit: int = 10
@@ -258,7 +267,9 @@ class KnowledgeService:
             index = self.store.vector_index(guild_id)
             if post.id in index:
                 vector = index.reconstruct(np.asarray([post.id], dtype=np.int64))[0]
-        return self.searcher.search(post.content, narrowed, limit, query_vector=vector)
+        return self.searcher.search(
+            post.content, self.enforce(narrowed), limit, query_vector=vector
+        )
 
     # -- maintenance -------------------------------------------------------------------------------
 

@@ -19,9 +19,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from knowledge.catalog import CatalogRow, PostCatalog
+from knowledge.condition_vectors import ConditionVectors, sparse_entries
+from knowledge.conditions import ConditionTagger
 from knowledge.db import checkpoint, make_engine, migrate, sqlite_url
 from knowledge.errors import IndexMismatch
-from knowledge.models import Channel, Guild, Post, PostVector, VectorIndexState, utcnow
+from knowledge.models import (
+    Channel,
+    Guild,
+    Post,
+    PostCondition,
+    PostVector,
+    StoreMeta,
+    VectorIndexState,
+    utcnow,
+)
 from knowledge.scope import epoch_seconds
 from knowledge.vector_index import VectorIndex, hash_key
 
@@ -51,6 +62,7 @@ class Store:
         *,
         model_name: str,
         dimension: int,
+        tagger: ConditionTagger,
         database_url: str | None = None,
         ivf_threshold: int = 20_000,
         nprobe: int = 24,
@@ -69,6 +81,9 @@ class Store:
         self.lock = threading.RLock()
         self._indexes: dict[int, VectorIndex] = {}
         self._catalogs: dict[int, PostCatalog] = {}
+        self._conditions: dict[int, ConditionVectors] = {}
+        self.tagger = tagger
+        self._retag_if_vocabulary_changed()
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -104,6 +119,62 @@ class Store:
                     catalog.upsert([catalog_row(p) for p in posts])
                 self._catalogs[guild_id] = catalog
             return self._catalogs[guild_id]
+
+    def condition_vectors(self, guild_id: int) -> ConditionVectors:
+        with self.lock:
+            if guild_id not in self._conditions:
+                vectors = ConditionVectors(self.tagger)
+                query = (
+                    select(PostCondition)
+                    .join(Post, col(Post.id) == col(PostCondition.post_id))
+                    .where(Post.guild_id == guild_id)
+                )
+                rows: dict[int, dict[str, float]] = {}
+                with self.session() as session:
+                    for entry in session.exec(query).all():
+                        rows.setdefault(entry.post_id, {})[entry.condition_id] = entry.weight
+                for post_id, entries in rows.items():
+                    vectors.set(post_id, entries)
+                self._conditions[guild_id] = vectors
+            return self._conditions[guild_id]
+
+    def write_conditions(
+        self, session: Session, posts: Iterable[Post]
+    ) -> dict[int, dict[str, float]]:
+        """Tag posts and replace their `postcondition` rows (inside the caller's transaction)."""
+        written: dict[int, dict[str, float]] = {}
+        for post in posts:
+            assert post.id is not None
+            entries = sparse_entries(self.tagger, post.content)
+            session.execute(sa.delete(PostCondition).where(col(PostCondition.post_id) == post.id))
+            session.add_all(
+                PostCondition(post_id=post.id, condition_id=c, weight=w) for c, w in entries.items()
+            )
+            written[post.id] = entries
+        return written
+
+    def apply_conditions(self, guild_id: int, written: dict[int, dict[str, float]]) -> None:
+        with self.lock:
+            vectors = self.condition_vectors(guild_id)
+            for post_id, entries in written.items():
+                vectors.set(post_id, entries)
+
+    def _retag_if_vocabulary_changed(self) -> None:
+        key = "condition_fingerprint"
+        with self.session() as session:
+            meta = session.get(StoreMeta, key)
+        if meta is not None and meta.value == self.tagger.fingerprint:
+            return
+        with self.session() as session:
+            ids = [int(i) for i in session.exec(select(Post.id)).all() if i is not None]
+        for chunk in _chunks(ids, 2000):
+            with self.write() as session:
+                posts = session.exec(select(Post).where(col(Post.id).in_(chunk))).all()
+                self.write_conditions(session, posts)
+        with self.write() as session:
+            session.merge(StoreMeta(key=key, value=self.tagger.fingerprint))
+        if ids:
+            log.info("re-tagged conditions of %d posts (vocabulary changed)", len(ids))
 
     def _open_index(self, guild_id: int) -> VectorIndex:
         path = self.index_path(guild_id)
@@ -189,6 +260,7 @@ class Store:
         with self.lock:
             self._indexes.pop(guild_id, None)
             self._catalogs.pop(guild_id, None)
+            self._conditions.pop(guild_id, None)
             for suffix in (".faiss", ".json"):
                 self.index_path(guild_id).with_suffix(suffix).unlink(missing_ok=True)
 
@@ -216,6 +288,7 @@ class Store:
         with self.lock:
             self.catalog(guild_id).remove(post_ids)
             self.vector_index(guild_id).remove(post_ids)
+            self.condition_vectors(guild_id).remove(post_ids)
 
     def compact_text_index(self) -> None:
         """Merge full-text segments so deleted terms leave the index, then fold the WAL."""

@@ -1,4 +1,4 @@
-"""A SIGKILL in the middle of a 10k-post ingest, then a restart and the same ingest: exactly once."""
+"""SIGKILL in the middle of a 10k-post ingest, then a restart and the same ingest: exactly once."""
 
 from __future__ import annotations
 
