@@ -201,6 +201,26 @@ def stats(
     out.print_json(json.dumps(figures.__dict__))
 
 
+@eval_app.command("crisis")
+def eval_crisis(
+    posts: Annotated[Path, typer.Option("--posts", help="POSTS.jsonl (id, text).")],
+    out_path: Annotated[Path, typer.Option("--out", help="SCAN.jsonl to write.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Each post's level (none, concern, crisis) via the bot's own ingest and assessment path."""
+    from knowledge.crisis_eval import scan_posts
+    from knowledge.safety import SafetyAssessor
+    from knowledge.service import default_embedder
+
+    if not posts.exists():
+        fail(f"{posts} does not exist")
+    settings = settings_for(config, None)
+    configure_logging("WARNING")
+    assessor = SafetyAssessor(default_embedder(settings), settings.safety)
+    summary = scan_posts(posts, out_path, assessor, settings)
+    print(json.dumps(summary))
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(
     posts: Annotated[Path, typer.Option("--posts", help="POSTS.jsonl (id, text).")],

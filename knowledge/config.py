@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from knowledge.errors import ConfigError
 from knowledge.fusion import FusionSettings
+from knowledge.safety import SafetySettings
 
 CONFIG_ENV = "KINDRED_CONFIG"
 DATA_DIR_ENV = "KINDRED_DATA_DIR"
@@ -79,6 +80,7 @@ class KindredSettings(_Table):
     ingest: IngestSettings = IngestSettings()
     vector_index: VectorIndexSettings = VectorIndexSettings()
     search: SearchSettings = SearchSettings()
+    safety: SafetySettings = SafetySettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def with_data_dir(self, data_dir: Path | None) -> Self:

@@ -21,6 +21,7 @@ from knowledge.fusion import Mode
 from knowledge.loading import load_file
 from knowledge.models import Post
 from knowledge.records import IngestReport
+from knowledge.safety import SafetyAssessor
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.text import clean_query
@@ -93,11 +94,13 @@ def eval_store(
     embedder: Embedder | None = None,
     settings: KindredSettings | None = None,
     progress: Callable[[int], None] | None = None,
+    safety: SafetyAssessor | None = None,
 ) -> Iterator[EvalStore]:
     """Index POSTS into a temporary store (deleted afterwards)."""
     base = settings or KindredSettings()
     with tempfile.TemporaryDirectory(prefix="kindred-eval-") as tmp:
-        service = KnowledgeService(base.with_data_dir(Path(tmp)), embedder=embedder)
+        data_dir = Path(tmp)
+        service = KnowledgeService(base.with_data_dir(data_dir), embedder=embedder, safety=safety)
         try:
             started = time.perf_counter()
             loaded = load_file(service, posts_path, EVAL_GUILD, progress)

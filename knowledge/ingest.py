@@ -20,15 +20,16 @@ from knowledge.config import IngestSettings
 from knowledge.embeddings import Embedder, Vectors
 from knowledge.errors import InvalidInput
 from knowledge.models import Guild, Member, Post, PostVector, utcnow
-from knowledge.records import IngestReport, PostRecord, Skip
+from knowledge.records import Flag, IngestReport, PostRecord, Skip
 from knowledge.store import Store
 from knowledge.text import CleanText, clean_post_text, content_hash
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
-# Given texts and their vectors, return a crisis level per text ("none", "concern", "crisis").
-Assess = Callable[[Sequence[str], Vectors], Sequence[str]]
+# Given texts and their vectors, return per text a safety level ("none", "concern", "crisis")
+# and the reasons (phrases or signals, never the text) that fired.
+Assess = Callable[[Sequence[str], Vectors], Sequence[tuple[str, tuple[str, ...]]]]
 # Given a guild and its records, return external id -> skip reason for records that must not be
 # stored at all (e.g. a member who excluded themselves, a message its author deleted).
 Gate = Callable[[int, Sequence[PostRecord]], Mapping[str, str]]
@@ -42,6 +43,7 @@ class _Pending:
     guild_id: int
     text: str
     digest: str
+    post: Post | None = None  # set for posts of this ingest call, whose flags are reported
 
 
 class Ingestor:
@@ -91,7 +93,9 @@ class Ingestor:
             self.store.apply_committed(guild_id, [p for p in touched if p.guild_id == guild_id])
             mine = {p.id: conditions[p.id] for p in changed if p.guild_id == guild_id and p.id}
             self.store.apply_conditions(guild_id, mine)
-        report.embedded += self._embed(pending)
+        embedded, flags = self._embed(pending)
+        report.embedded += embedded
+        report.flagged.extend(flags)
         return report
 
     def _validate(
@@ -189,16 +193,30 @@ class Ingestor:
         )
         current = {int(pid): digest for pid, digest in session.exec(query).all()}
         return [
-            _Pending(p.id, p.guild_id, p.content, p.content_hash)
+            _Pending(p.id, p.guild_id, p.content, p.content_hash, p)
             for p in posts
             if p.id is not None and current.get(p.id) != p.content_hash
         ]
 
-    def _embed(self, pending: list[_Pending]) -> int:
+    def _embed(self, pending: list[_Pending]) -> tuple[int, list[Flag]]:
         if not pending:
-            return 0
+            return 0, []
         vectors = self.embedder.encode([p.text for p in pending])
-        levels = list(self.assess([p.text for p in pending], vectors)) if self.assess else None
+        verdicts = list(self.assess([p.text for p in pending], vectors)) if self.assess else None
+        levels = [level for level, _ in verdicts] if verdicts is not None else None
+        flags = [
+            Flag(
+                p.guild_id,
+                p.post.external_id,
+                p.post.channel_id,
+                p.post.thread_id,
+                p.post.author_id,
+                level,
+                reasons,
+            )
+            for p, (level, reasons) in zip(pending, verdicts or [], strict=False)
+            if p.post is not None and level != "none"
+        ]
         written: list[tuple[_Pending, int]] = []
         with self.store.write() as session:
             hashes = dict(
@@ -237,7 +255,7 @@ class Ingestor:
                 )
             for guild_id in {p.guild_id for p in flagged}:
                 self.store.apply_committed(guild_id, [p for p in flagged if p.guild_id == guild_id])
-        return len(written)
+        return len(written), flags
 
     @staticmethod
     def _changed_posts(session: Session, post_ids: list[int]) -> list[Post]:
@@ -264,7 +282,7 @@ class Ingestor:
         done = 0
         for start in range(0, len(todo), self.settings.batch_size):
             chunk = todo[start : start + self.settings.batch_size]
-            done += self._embed(chunk)
+            done += self._embed(chunk)[0]
             if progress is not None:
                 progress(len(chunk))
         if todo:

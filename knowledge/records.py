@@ -46,6 +46,19 @@ class Skip:
     detail: str | None = None
 
 
+@dataclass(frozen=True)
+class Flag:
+    """A post the safety assessment flagged while it was ingested (no text is kept here)."""
+
+    guild_id: int
+    external_id: str
+    channel_id: int
+    thread_id: int | None
+    author_id: int
+    level: str
+    reasons: tuple[str, ...]
+
+
 @dataclass
 class IngestReport:
     """What one ingest call did."""
@@ -57,6 +70,7 @@ class IngestReport:
     embedded: int = 0
     truncated: int = 0
     skipped: list[Skip] = field(default_factory=list)
+    flagged: list[Flag] = field(default_factory=list)
 
     def merge(self, other: IngestReport) -> None:
         self.received += other.received
@@ -66,6 +80,7 @@ class IngestReport:
         self.embedded += other.embedded
         self.truncated += other.truncated
         self.skipped.extend(other.skipped)
+        self.flagged.extend(other.flagged)
 
     def skip_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -21,10 +21,11 @@ from knowledge.config import KindredSettings
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 from knowledge.errors import NotFound
 from knowledge.fusion import Mode
-from knowledge.ingest import Assess, Ingestor, Progress
+from knowledge.ingest import Ingestor, Progress
 from knowledge.models import Channel, ChannelKind, Guild, Post, PostVector
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
 from knowledge.retrieval import Searcher
+from knowledge.safety import SafetyAssessment, SafetyAssessor
 from knowledge.scope import SearchScope
 from knowledge.store import Store
 from knowledge.text import clean_query
@@ -64,10 +65,11 @@ class KnowledgeService:
         self,
         settings: KindredSettings,
         embedder: Embedder | None = None,
-        assess: Assess | None = None,
+        safety: SafetyAssessor | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder or default_embedder(settings)
+        self.safety = safety or SafetyAssessor(self.embedder, settings.safety)
         self.store = Store(
             settings.storage.data_dir,
             model_name=self.embedder.name,
@@ -77,7 +79,9 @@ class KnowledgeService:
             ivf_threshold=settings.vector_index.ivf_threshold,
             nprobe=settings.vector_index.ivf_nprobe,
         )
-        self.ingestor = Ingestor(self.store, self.embedder, settings.ingest, assess)
+        self.ingestor = Ingestor(
+            self.store, self.embedder, settings.ingest, self.safety.assess_for_ingest
+        )
         self.searcher = Searcher(self.store, self.embedder, settings.search)
         # Rules applied to every read scope (consent): a caller's scope can only be narrowed.
         self.read_policies: list[Callable[[SearchScope], SearchScope]] = []
@@ -229,6 +233,10 @@ class KnowledgeService:
         if ids:
             log.info("guild %s: deleted %d posts", guild_id, len(ids))
         return len(ids)
+
+    def assess(self, text: str) -> SafetyAssessment:
+        """Assess a text for crisis language without storing it (e.g. a message being reported)."""
+        return self.safety.assess(text)
 
     # -- search ------------------------------------------------------------------------------------
 

@@ -16,12 +16,14 @@ from knowledge.config import KindredSettings
 from knowledge.embeddings import HashingEmbedder, SentenceTransformerEmbedder
 from knowledge.models import ChannelKind
 from knowledge.records import ChannelRecord, PostRecord
+from knowledge.safety import SafetyAssessor
 from knowledge.service import KnowledgeService
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GUILD = 100
 OTHER_GUILD = 200
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+PHRASES_ONLY = SafetyAssessor(None)  # the transparent phrase layer alone: fast, no model
 
 
 def make_settings(data_dir: Path, **search: object) -> KindredSettings:
@@ -39,7 +41,7 @@ def settings(tmp_path: Path) -> KindredSettings:
 
 @pytest.fixture
 def service(settings: KindredSettings) -> Iterator[KnowledgeService]:
-    svc = KnowledgeService(settings, embedder=HashingEmbedder())
+    svc = KnowledgeService(settings, embedder=HashingEmbedder(), safety=PHRASES_ONLY)
     yield svc
     svc.close()
 

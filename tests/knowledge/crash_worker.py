@@ -9,7 +9,18 @@ from knowledge.embeddings import HashingEmbedder
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, enable, make_settings, post
 
-WORDS = "pain fatigue insulin sleep panic flare nausea migraine joints fog".split()
+WORDS = [
+    "pain",
+    "fatigue",
+    "insulin",
+    "sleep",
+    "panic",
+    "flare",
+    "nausea",
+    "migraine",
+    "joints",
+    "fog",
+]
 
 
 def records(n: int) -> list:  # type: ignore[type-arg]

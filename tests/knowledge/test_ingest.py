@@ -13,7 +13,7 @@ from knowledge.embeddings import HashingEmbedder, Vectors
 from knowledge.models import Post, PostVector
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
-from tests.conftest import GUILD, enable, post
+from tests.conftest import GUILD, PHRASES_ONLY, enable, post
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -28,7 +28,7 @@ class CountingEmbedder(HashingEmbedder):
 
 @pytest.fixture
 def counting(settings) -> KnowledgeService:  # type: ignore[no-untyped-def]
-    svc = KnowledgeService(settings, embedder=CountingEmbedder())
+    svc = KnowledgeService(settings, embedder=CountingEmbedder(), safety=PHRASES_ONLY)
     yield svc
     svc.close()
 
