@@ -76,10 +76,28 @@ class Ingestor:
 
     def _ingest_batch(self, batch: Sequence[PostRecord]) -> IngestReport:
         report = IngestReport(received=len(batch))
-        accepted = self._validate(batch, report)
-        if not accepted:
-            return report
         pending: list[_Pending] = []
+        touched: list[Post] = []
+        changed: list[Post] = []
+        # Gates (consent, tombstones) and the upsert run under the one writer lock, so a member's
+        # delete cannot slip between the check and the write.
+        with self.store.lock:
+            accepted = self._validate(batch, report)
+            if not accepted:
+                return report
+            touched, changed, pending, conditions = self._store_batch(accepted, report)
+        for guild_id in {p.guild_id for p in touched}:
+            self.store.apply_committed(guild_id, [p for p in touched if p.guild_id == guild_id])
+            mine = {p.id: conditions[p.id] for p in changed if p.guild_id == guild_id and p.id}
+            self.store.apply_conditions(guild_id, mine)
+        embedded, flags = self._embed(pending)
+        report.embedded += embedded
+        report.flagged.extend(flags)
+        return report
+
+    def _store_batch(
+        self, accepted: list[tuple[PostRecord, CleanText]], report: IngestReport
+    ) -> tuple[list[Post], list[Post], list[_Pending], dict[int, dict[str, float]]]:
         touched: list[Post] = []
         changed: list[Post] = []
         with self.store.write() as session:
@@ -89,14 +107,7 @@ class Ingestor:
             session.flush()
             conditions = self.store.write_conditions(session, changed)
             pending = self._needing_vectors(session, touched)
-        for guild_id in {p.guild_id for p in touched}:
-            self.store.apply_committed(guild_id, [p for p in touched if p.guild_id == guild_id])
-            mine = {p.id: conditions[p.id] for p in changed if p.guild_id == guild_id and p.id}
-            self.store.apply_conditions(guild_id, mine)
-        embedded, flags = self._embed(pending)
-        report.embedded += embedded
-        report.flagged.extend(flags)
-        return report
+        return touched, changed, pending, conditions
 
     def _validate(
         self, batch: Sequence[PostRecord], report: IngestReport

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from knowledge.jsonl import FilePost, read_posts, stable_id
 from knowledge.models import ChannelKind, PostKind
+from knowledge.privacy import OPT_OUT
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, Skip
 from knowledge.service import KnowledgeService
 
@@ -76,6 +77,10 @@ def load_file(
 ) -> LoadResult:
     if posts is None or bad is None:
         posts, bad = read_file(path, guild_id)
+    if service.privacy.mode_changed_at(guild_id) is None:
+        # A community loaded from a file by its operator is searchable unless a member opts out
+        # (documented in PRIVACY.md); a guild whose admin already chose a mode keeps it.
+        service.privacy.set_search_mode(guild_id, OPT_OUT, by=FILE_ADMIN_ID)
     service.register_guild(guild_id)
     enable_file_channels(service, guild_id, posts)
     report = service.ingest(mark_thread_starters(posts), progress)

@@ -23,6 +23,7 @@ from knowledge.errors import NotFound
 from knowledge.fusion import Mode
 from knowledge.ingest import Ingestor, Progress
 from knowledge.models import Channel, ChannelKind, Guild, Post, PostVector
+from knowledge.privacy import PrivacyManager
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
 from knowledge.retrieval import Searcher
 from knowledge.safety import SafetyAssessment, SafetyAssessor
@@ -85,6 +86,9 @@ class KnowledgeService:
         self.searcher = Searcher(self.store, self.embedder, settings.search)
         # Rules applied to every read scope (consent): a caller's scope can only be narrowed.
         self.read_policies: list[Callable[[SearchScope], SearchScope]] = []
+        self.privacy = PrivacyManager(self.store)
+        self.read_policies.append(self.privacy.read_policy)
+        self.ingestor.gates.append(self.privacy.ingest_gate)
         self._last_save = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -218,7 +222,15 @@ class KnowledgeService:
             )
             session.execute(sa.delete(Guild).where(col(Guild.id) == guild_id))
         self.store.drop_index(guild_id)
+        self.privacy.forget_guild(guild_id)
         self.store.compact_text_index()
+        return removed
+
+    def maintain(self, now: datetime | None = None) -> int:
+        """Periodic upkeep: apply retention limits, then scrub deleted bytes from every store."""
+        removed = self.privacy.apply_retention(None, now or datetime.now(UTC))
+        self.privacy.compact()
+        self.flush(force=True)
         return removed
 
     def _delete_where(self, guild_id: int, condition: sa.ColumnElement[bool]) -> int:

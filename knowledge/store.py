@@ -72,6 +72,7 @@ class Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o700)
         self.index_dir.mkdir(mode=0o700, exist_ok=True)
+        self.index_dir.chmod(0o700)
         self.model_name = model_name
         self.dimension = dimension
         self.engine: Engine = make_engine(database_url or sqlite_url(data_dir / "kindred.db"))

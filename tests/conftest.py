@@ -59,6 +59,17 @@ def enable(service: KnowledgeService, guild: int, channel: int, name: str | None
     )
 
 
+def enable_open(
+    service: KnowledgeService, guild: int, channel: int, name: str | None = None
+) -> None:
+    """Enable a channel in a guild whose members are searchable unless they opt out.
+
+    Tests of retrieval use this; consent itself (opt-in by default) is tested in test_privacy_*.
+    """
+    enable(service, guild, channel, name)
+    service.privacy.set_search_mode(guild, "opt_out", by=1)
+
+
 def post(
     ext: str,
     text: object,

@@ -64,8 +64,18 @@ def test_eval_retrieval_writes_the_run_format(tmp_path: Path) -> None:
     out = tmp_path / "run.tsv"
     result = runner.invoke(
         app,
-        ["eval", "retrieval", "--posts", str(posts), "--queries", str(queries), "--out", str(out),
-         "--k", "3"],
+        [
+            "eval",
+            "retrieval",
+            "--posts",
+            str(posts),
+            "--queries",
+            str(queries),
+            "--out",
+            str(out),
+            "--k",
+            "3",
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])

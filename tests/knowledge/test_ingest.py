@@ -13,7 +13,7 @@ from knowledge.embeddings import HashingEmbedder, Vectors
 from knowledge.models import Post, PostVector
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
-from tests.conftest import GUILD, PHRASES_ONLY, enable, post
+from tests.conftest import GUILD, PHRASES_ONLY, enable_open, post
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -47,7 +47,7 @@ def fts_ids(service: KnowledgeService, term: str) -> list[int]:
 
 
 def test_same_message_twice_is_stored_once_and_embedded_once(counting: KnowledgeService) -> None:
-    enable(counting, GUILD, 1)
+    enable_open(counting, GUILD, 1)
     first = counting.ingest([post("m1", "insulin pump alarms at night")])
     second = counting.ingest([post("m1", "insulin pump alarms at night")])
     assert (first.inserted, second.unchanged, second.embedded) == (1, 1, 0)
@@ -56,7 +56,7 @@ def test_same_message_twice_is_stored_once_and_embedded_once(counting: Knowledge
 
 
 def test_edit_re_embeds_and_replaces_text_everywhere(counting: KnowledgeService) -> None:
-    enable(counting, GUILD, 1)
+    enable_open(counting, GUILD, 1)
     counting.ingest([post("m1", "original wording about migraines")])
     report = counting.ingest([post("m1", "edited wording about tinnitus")])
     assert report.updated == 1 and report.embedded == 1
@@ -71,7 +71,7 @@ def test_edit_re_embeds_and_replaces_text_everywhere(counting: KnowledgeService)
 
 
 def test_channel_not_enabled_stores_nothing(service: KnowledgeService) -> None:
-    enable(service, GUILD, 1)
+    enable_open(service, GUILD, 1)
     report = service.ingest([post("m1", "private health detail", channel=2)])
     assert report.skip_counts() == {"channel_not_enabled": 1}
     assert posts_in_sql(service) == [] and len(service.store.vector_index(GUILD)) == 0
@@ -93,7 +93,7 @@ def test_channel_not_enabled_stores_nothing(service: KnowledgeService) -> None:
 def test_bad_posts_are_skipped_with_a_reason_and_the_batch_survives(
     service: KnowledgeService, text: object, reason: str
 ) -> None:
-    enable(service, GUILD, 1)
+    enable_open(service, GUILD, 1)
     report = service.ingest(
         [post("good1", "a fine post"), post("bad", text), post("good2", "another")]
     )
@@ -102,14 +102,14 @@ def test_bad_posts_are_skipped_with_a_reason_and_the_batch_survives(
 
 
 def test_control_characters_and_surrogates_are_cleaned(service: KnowledgeService) -> None:
-    enable(service, GUILD, 1)
+    enable_open(service, GUILD, 1)
     service.ingest([post("m1", "fatigue\x00 and\x07 pain \ud800 today")])
     (row,) = posts_in_sql(service)
     assert row.content == "fatigue and pain \ufffd today"
 
 
 def test_huge_post_is_stored_truncated(service: KnowledgeService) -> None:
-    enable(service, GUILD, 1)
+    enable_open(service, GUILD, 1)
     report = service.ingest([post("big", "word " * 200_000)])  # 1 MB
     (row,) = posts_in_sql(service)
     assert report.truncated == 1 and row.truncated
@@ -117,7 +117,7 @@ def test_huge_post_is_stored_truncated(service: KnowledgeService) -> None:
 
 
 def test_delete_removes_from_sql_fts_and_vectors(service: KnowledgeService) -> None:
-    enable(service, GUILD, 1)
+    enable_open(service, GUILD, 1)
     service.ingest([post("m1", "zebrafinch marker text"), post("m2", "something else entirely")])
     (gone,) = [p for p in posts_in_sql(service) if p.external_id == "m1"]
     assert service.delete_messages(GUILD, ["m1"]) == 1
@@ -132,7 +132,7 @@ def test_delete_removes_from_sql_fts_and_vectors(service: KnowledgeService) -> N
 
 def test_deleted_text_stays_gone_after_restart_and_reindex(settings) -> None:  # type: ignore[no-untyped-def]
     svc = KnowledgeService(settings, embedder=HashingEmbedder())
-    enable(svc, GUILD, 1)
+    enable_open(svc, GUILD, 1)
     svc.ingest([post("m1", "quokkamarker words"), post("m2", "other words here")])
     svc.delete_messages(GUILD, ["m1"])
     svc.close()
@@ -149,8 +149,8 @@ def test_deleted_text_stays_gone_after_restart_and_reindex(settings) -> None:  #
 
 
 def test_disable_channel_purges_it(service: KnowledgeService) -> None:
-    enable(service, GUILD, 1)
-    enable(service, GUILD, 2)
+    enable_open(service, GUILD, 1)
+    enable_open(service, GUILD, 2)
     service.ingest([post("a", "alpha text", channel=1), post("b", "beta text", channel=2)])
     assert service.disable_channel(GUILD, 1) == 1
     assert [p.external_id for p in posts_in_sql(service)] == ["b"]
@@ -161,8 +161,8 @@ def test_disable_channel_purges_it(service: KnowledgeService) -> None:
 
 
 def test_purge_guild_removes_everything_of_that_guild_only(service: KnowledgeService) -> None:
-    enable(service, GUILD, 1)
-    enable(service, GUILD + 1, 9)
+    enable_open(service, GUILD, 1)
+    enable_open(service, GUILD + 1, 9)
     service.ingest([post("a", "alpha", channel=1), post("b", "beta", guild=GUILD + 1, channel=9)])
     assert service.purge_guild(GUILD) == 1
     assert [p.guild_id for p in posts_in_sql(service)] == [GUILD + 1]

@@ -19,7 +19,7 @@ from knowledge.models import Post
 from knowledge.scope import SearchScope, epoch_seconds
 from knowledge.service import KnowledgeService
 from knowledge.vector_index import VectorIndex
-from tests.conftest import GUILD, T0, enable, make_settings, post
+from tests.conftest import GUILD, T0, enable_open, make_settings, post
 
 HOSTILE = st.one_of(
     st.text(),
@@ -34,7 +34,7 @@ def shared_service(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeService
     svc = KnowledgeService(
         make_settings(Path(tmp_path_factory.mktemp("prop"))), embedder=HashingEmbedder()
     )
-    enable(svc, GUILD, 1)
+    enable_open(svc, GUILD, 1)
     svc.ingest([post(f"seed{i}", f"seed post number {i} about pain") for i in range(20)])
     return svc
 

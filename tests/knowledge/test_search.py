@@ -10,7 +10,7 @@ import pytest
 from knowledge.errors import EmptyQuery, QueryTooLong
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
-from tests.conftest import GUILD, OTHER_GUILD, T0, enable, post
+from tests.conftest import GUILD, OTHER_GUILD, T0, enable_open, post
 
 SECRET = 7  # a channel the asker cannot read
 OPEN = 1
@@ -18,9 +18,9 @@ OPEN = 1
 
 @pytest.fixture
 def community(service: KnowledgeService) -> KnowledgeService:
-    enable(service, GUILD, OPEN)
-    enable(service, GUILD, SECRET)
-    enable(service, OTHER_GUILD, 50)
+    enable_open(service, GUILD, OPEN)
+    enable_open(service, GUILD, SECRET)
+    enable_open(service, OTHER_GUILD, 50)
     best = "steroid taper made my sleep terrible, prednisone insomnia every night"
     records = [post("secret-best", best, channel=SECRET)]
     records += [
@@ -64,7 +64,7 @@ def test_filters_apply_inside_retrieval(community: KnowledgeService) -> None:
 
 
 def test_author_filter(service: KnowledgeService) -> None:
-    enable(service, GUILD, OPEN)
+    enable_open(service, GUILD, OPEN)
     service.ingest([post("a", "fatigue story", author=1), post("b", "fatigue story too", author=2)])
     hits = service.search("fatigue", SearchScope(guild_id=GUILD, author_ids=frozenset({2})))
     assert [h.external_id for h in hits] == ["b"]
@@ -93,7 +93,7 @@ def test_fts_syntax_is_searched_as_text(community: KnowledgeService, query: str)
 
 
 def test_operator_words_match_as_words(service: KnowledgeService) -> None:
-    enable(service, GUILD, OPEN)
+    enable_open(service, GUILD, OPEN)
     service.ingest(
         [post("near", "we live near the hospital"), post("x", "unrelated sentence here")]
     )
@@ -102,7 +102,7 @@ def test_operator_words_match_as_words(service: KnowledgeService) -> None:
 
 
 def test_query_limits(service: KnowledgeService) -> None:
-    enable(service, GUILD, OPEN)
+    enable_open(service, GUILD, OPEN)
     with pytest.raises(EmptyQuery):
         service.search("   ", SearchScope(guild_id=GUILD))
     with pytest.raises(QueryTooLong):

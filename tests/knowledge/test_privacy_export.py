@@ -1,0 +1,119 @@
+"""The export holds every row about a member and nothing about anyone else; the summary counts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+from knowledge.privacy import PrivacyManager
+from knowledge.privacy_tables import MEMBER_TABLES, uncovered_member_columns
+from knowledge.records import PostRecord
+from knowledge.service import KnowledgeService
+from tests.conftest import GUILD, OTHER_GUILD, enable, post
+
+ME, OTHER = 11, 22
+
+
+@pytest.fixture
+def pm(service: KnowledgeService) -> PrivacyManager:
+    manager = service.privacy  # wired by KnowledgeService itself
+    enable(service, GUILD, 1)
+    enable(service, GUILD, 2)
+    enable(service, OTHER_GUILD, 5)
+    mine = [post(f"me-{i}", f"my flare diary day {i}: joints ache", author=ME) for i in range(3)]
+    mine.append(post("me-c2", "fatigue and brain fog today", author=ME, channel=2))
+    records: list[PostRecord] = [
+        *mine,
+        post("other-1", "insulin pump site rash", author=OTHER),
+        post("me-elsewhere", "my post in another guild", author=ME, guild=OTHER_GUILD, channel=5),
+    ]
+    service.ingest(records)
+    manager.set_consent(GUILD, ME, searchable=True, matchable=True, by=ME)
+    manager.set_consent(GUILD, OTHER, searchable=True, by=OTHER)
+    manager.set_consent(OTHER_GUILD, ME, searchable=False, by=ME)
+    return manager
+
+
+def table_rows(service: KnowledgeService, sql: str, **params: object) -> list[dict[str, object]]:
+    with service.store.engine.connect() as c:
+        return [dict(r._mapping) for r in c.execute(sa.text(sql), params).all()]
+
+
+def test_export_holds_every_row_about_the_member(
+    pm: PrivacyManager, service: KnowledgeService
+) -> None:
+    data = pm.export(GUILD, ME)
+    data = json.loads(json.dumps(data))  # JSON-serialisable, and compared as a reader sees it
+    tables = data["tables"]
+    expected_posts = table_rows(
+        service,
+        "SELECT * FROM post WHERE guild_id = :g AND author_id = :m ORDER BY id",
+        g=GUILD,
+        m=ME,
+    )
+    assert len(tables["post"]) == len(expected_posts) == 4
+    for got, expected in zip(tables["post"], expected_posts, strict=True):
+        assert set(got) == set(expected)  # every column
+        assert got["content"] == expected["content"] and got["id"] == expected["id"]
+    post_ids = [p["id"] for p in expected_posts]
+    marks = ",".join(str(i) for i in post_ids)
+    for child in ("postvector", "postcondition"):
+        want = table_rows(service, f"SELECT * FROM {child} WHERE post_id IN ({marks})")
+        assert len(tables[child]) == len(want) and want, child
+    assert len(tables["member"]) == 1 and tables["member"][0]["user_id"] == ME
+    assert [(r["searchable"], r["matchable"]) for r in tables["memberconsent"]] == [(True, True)]
+    assert [(r["setting"], r["value"]) for r in tables["consentevent"]] == [
+        ("searchable", True),
+        ("matchable", True),
+    ]
+    assert data["counts"] == {"posttombstone": 0}
+    for spec in MEMBER_TABLES:  # every listed table appears, as rows or as a count
+        assert spec.name in tables or spec.name in data["counts"]
+
+
+def test_export_holds_nothing_about_anyone_else(
+    pm: PrivacyManager, service: KnowledgeService
+) -> None:
+    data = pm.export(GUILD, ME)
+    text = json.dumps(data)
+    assert "insulin" not in text and "another guild" not in text
+    for name, rows in data["tables"].items():
+        for row in rows:
+            assert row.get("guild_id", GUILD) == GUILD, name
+            for key in ("user_id", "author_id"):
+                assert row.get(key, ME) == ME, name
+    other_ids = {
+        r["id"] for r in table_rows(service, "SELECT id FROM post WHERE author_id != :m", m=ME)
+    }
+    assert not other_ids & {r["post_id"] for r in data["tables"]["postcondition"]}
+    assert not other_ids & {r["post_id"] for r in data["tables"]["postvector"]}
+
+
+def test_every_member_column_is_covered_by_export_and_delete() -> None:
+    """A new table with a member column must be added to privacy_tables (export and delete)."""
+    assert uncovered_member_columns(SQLModel.metadata) == []
+    probe = sa.MetaData()
+    sa.Table(
+        "future_profile", probe, sa.Column("user_id", sa.BigInteger), sa.Column("bio", sa.Text)
+    )
+    assert uncovered_member_columns(probe) == ["future_profile.user_id"]
+
+
+def test_export_after_delete_is_empty_but_counts_tombstones(pm: PrivacyManager) -> None:
+    pm.delete_member(GUILD, ME)
+    data = pm.export(GUILD, ME)
+    assert all(rows == [] for rows in data["tables"].values())
+    assert data["counts"] == {"posttombstone": 4}
+    assert pm.export(OTHER_GUILD, ME)["tables"]["post"]  # another guild is untouched
+
+
+def test_summary_counts_by_channel_and_states(pm: PrivacyManager) -> None:
+    summary = pm.summary(GUILD, ME)
+    assert summary.posts == 4 and summary.posts_by_channel == {1: 3, 2: 1}
+    assert summary.consent.searchable and summary.consent.matchable
+    assert summary.consent_changes == 2 and summary.tombstones == 0
+    assert summary.profile is None and summary.pending_introductions == 0
+    assert summary.retention_days is None
