@@ -72,6 +72,39 @@ class SearchSettings(_Table):
     fusion: FusionSettings = FusionSettings()
 
 
+DEFAULT_CRISIS_RESOURCES = """\
+If you are in danger right now, please call your local emergency number \
+(112 in the EU, 911 in the US and Canada, 999 in the UK, 000 in Australia).
+Free, confidential crisis lines by country: https://findahelpline.com
+US: call or text 988 · UK and Ireland: Samaritans 116 123 · Canada: call or text 988 · \
+Australia: Lifeline 13 11 14 · elsewhere: https://www.iasp.info/crisis-centres-helplines/
+You matter, and you don't have to go through this alone."""
+
+
+class CrisisResponseSettings(_Table):
+    """What Kindred does when a post may come from someone in danger (defaults for every guild)."""
+
+    resources: str = Field(
+        DEFAULT_CRISIS_RESOURCES,
+        description="Crisis resources sent to the member; an admin can set a guild's own.",
+    )
+    reply_mode: Literal["channel", "dm"] = Field(
+        "channel", description="Answer in the channel (a reply) or by direct message."
+    )
+    concern_alerts: bool = Field(
+        True, description="Alert moderators quietly (no ping, no reply) for `concern` posts."
+    )
+    alert_window_seconds: float = Field(
+        900,
+        ge=0,
+        description="Further alerts about the same member within this window are "
+        "recorded but do not notify moderators again.",
+    )
+    alert_recent_hours: float = Field(
+        24, ge=0, description="Older posts (found by a backfill) are excluded but not alerted."
+    )
+
+
 class KindredSettings(_Table):
     """The whole configuration file."""
 
@@ -81,6 +114,7 @@ class KindredSettings(_Table):
     vector_index: VectorIndexSettings = VectorIndexSettings()
     search: SearchSettings = SearchSettings()
     safety: SafetySettings = SafetySettings()
+    crisis_response: CrisisResponseSettings = CrisisResponseSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def with_data_dir(self, data_dir: Path | None) -> Self:

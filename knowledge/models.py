@@ -211,3 +211,51 @@ class PostTombstone(SQLModel, table=True):
     author_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     reason: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# -- safety: per-guild crisis response settings and moderator alerts (migration 0005) -----------
+
+
+class GuildSafety(SQLModel, table=True):
+    """Where a guild's crisis alerts go and how members are answered (set by an admin)."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    moderator_channel_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    moderator_role_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    reply_mode: str | None = Field(default=None, max_length=16)
+    concern_alerts: bool | None = None
+    resources: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+
+
+class SafetyAlert(SQLModel, table=True):
+    """One crisis or concern alert about a message (detected, or reported by a member).
+
+    `reasons` (JSON list) may quote short phrases of the message: it is member content, exported
+    and deleted with the author's data, and never logged. The reporter is never shown to others.
+    """
+
+    __table_args__ = (sa.Index("ix_safetyalert_guild_author", "guild_id", "author_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    channel_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    thread_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    external_id: str = Field(max_length=128)
+    author_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    level: str = Field(max_length=16)
+    reasons: str = "[]"
+    source: str = Field(default="detected", max_length=16)
+    reported_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    notified: bool = False
+    alert_message_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    claimed_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    claimed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)

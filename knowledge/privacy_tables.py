@@ -15,12 +15,14 @@ from knowledge.models import (
     Channel,
     ConsentEvent,
     GuildPrivacy,
+    GuildSafety,
     Member,
     MemberConsent,
     Post,
     PostCondition,
     PostTombstone,
     PostVector,
+    SafetyAlert,
 )
 
 # Column names that identify the member a row is about, and the actor of an action.
@@ -91,6 +93,7 @@ MEMBER_TABLES: tuple[MemberTable, ...] = (
     MemberTable(MemberConsent, "guild_id", "user_id"),
     MemberTable(ConsentEvent, "guild_id", "user_id"),
     MemberTable(PostTombstone, "guild_id", "author_id", on_delete="keep", export="count"),
+    MemberTable(SafetyAlert, "guild_id", "author_id"),
 )
 
 POST_CHILD_TABLES: tuple[PostChildTable, ...] = (
@@ -104,6 +107,9 @@ ACTOR_COLUMNS: tuple[ActorColumn, ...] = (
     ActorColumn(ConsentEvent, "guild_id", "changed_by"),
     ActorColumn(GuildPrivacy, "guild_id", "mode_changed_by"),
     ActorColumn(GuildPrivacy, "guild_id", "retention_changed_by"),
+    ActorColumn(GuildSafety, "guild_id", "updated_by"),
+    ActorColumn(SafetyAlert, "guild_id", "reported_by"),
+    ActorColumn(SafetyAlert, "guild_id", "claimed_by"),
 )
 
 

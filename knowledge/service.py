@@ -27,6 +27,7 @@ from knowledge.privacy import PrivacyManager
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
 from knowledge.retrieval import Searcher
 from knowledge.safety import SafetyAssessment, SafetyAssessor
+from knowledge.safety_desk import SafetyDesk
 from knowledge.scope import SearchScope
 from knowledge.store import Store
 from knowledge.text import clean_query
@@ -89,6 +90,7 @@ class KnowledgeService:
         self.privacy = PrivacyManager(self.store)
         self.read_policies.append(self.privacy.read_policy)
         self.ingestor.gates.append(self.privacy.ingest_gate)
+        self.safety_desk = SafetyDesk(self.store, settings.crisis_response)
         self._last_save = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------------
