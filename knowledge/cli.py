@@ -5,19 +5,29 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from knowledge.config import KindredSettings, load_settings
+from knowledge.cli_common import (
+    EXPERIENCE_LABEL,
+    ConfigOpt,
+    DataDir,
+    err,
+    fail,
+    open_service,
+    out,
+    settings_for,
+)
+from knowledge.config import KindredSettings
 from knowledge.errors import KindredError
 from knowledge.evaluation import run_retrieval_eval
 from knowledge.fusion import Mode
 from knowledge.loading import load_file, read_file
 from knowledge.logs import configure_logging
+from knowledge.privacy_cli import app as privacy_app
 from knowledge.progress import progress_bar
 from knowledge.records import SearchHit
 from knowledge.scope import SearchScope
@@ -30,34 +40,6 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Evaluation on files, through the same ingest and search paths.")
 app.add_typer(eval_app, name="eval")
-
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Folder for the database and indexes.")
-]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Path to kindred.toml.")]
-EXPERIENCE_LABEL = "Members' experiences, shared in the community. Not medical advice."
-
-
-def settings_for(config: Path | None, data_dir: Path | None) -> KindredSettings:
-    try:
-        return load_settings(config).with_data_dir(data_dir)
-    except KindredError as exc:
-        fail(str(exc))
-
-
-def fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=2)
-
-
-def open_service(settings: KindredSettings) -> KnowledgeService:
-    configure_logging(settings.log_level)
-    service = KnowledgeService(settings)
-    service.start()
-    return service
 
 
 def hits_table(title: str, hits: list[SearchHit]) -> Table:
@@ -246,6 +228,8 @@ def eval_retrieval(
         fail(str(exc))
     print(json.dumps(summary))
 
+
+app.add_typer(privacy_app, name="privacy")
 
 if __name__ == "__main__":
     app()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from knowledge.cli import ConfigOpt, DataDir, fail, open_service, settings_for
+from knowledge.cli_common import ConfigOpt, DataDir, fail, open_service, settings_for
 from knowledge.db import PRIVATE_FILE_MODE
 from knowledge.errors import KindredError
 from knowledge.privacy import PrivacyManager
