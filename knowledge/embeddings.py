@@ -65,11 +65,13 @@ class SentenceTransformerEmbedder:
         name: str = DEFAULT_MODEL_NAME,
         batch_size: int = 32,
         device: str = "cpu",
+        threads: int = 1,
     ) -> None:
         self._model_path = model_path
         self._name = name
         self._batch_size = batch_size
         self._device = device
+        self._threads = threads
         self._model: SentenceTransformer | None = None
         self._dimension: int | None = None
         self._lock = threading.Lock()
@@ -100,7 +102,11 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                if self._threads > 0:
+                    torch.set_num_threads(self._threads)
 
                 path = self._model_path or packaged_model_path()
                 self._model = SentenceTransformer(path, device=self._device, local_files_only=True)

@@ -56,7 +56,7 @@ class Stats:
 def default_embedder(settings: KindredSettings) -> Embedder:
     emb = settings.embedding
     return SentenceTransformerEmbedder(
-        emb.model_path, name=emb.model_name, batch_size=emb.batch_size
+        emb.model_path, name=emb.model_name, batch_size=emb.batch_size, threads=emb.threads
     )
 
 
