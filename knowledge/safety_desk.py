@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from knowledge.config import CrisisResponseSettings
 from knowledge.errors import InvalidInput, NotFound
@@ -127,27 +127,27 @@ class SafetyDesk:
         wanted = (
             reported or flag.level == CRISIS or (flag.level == CONCERN and config.concern_alerts)
         )
-        notify = (
-            wanted
-            and recent
-            and config.alerts_configured
-            and (reported or not self._notified_recently(flag, now))
-        )
         reply = flag.level == CRISIS and recent and not reported
-        alert = SafetyAlert(
-            guild_id=flag.guild_id,
-            channel_id=flag.channel_id,
-            thread_id=flag.thread_id,
-            external_id=flag.external_id,
-            author_id=flag.author_id,
-            level=flag.level,
-            reasons=json.dumps(list(flag.reasons)),
-            source="report" if reported else "detected",
-            reported_by=reported_by,
-            notified=notify,
-            created_at=now,
-        )
-        with self.store.write() as session:
+        with self.store.write() as session:  # check and record under the one writer lock
+            notify = (
+                wanted
+                and recent
+                and config.alerts_configured
+                and (reported or not self._notified_recently(session, flag, now))
+            )
+            alert = SafetyAlert(
+                guild_id=flag.guild_id,
+                channel_id=flag.channel_id,
+                thread_id=flag.thread_id,
+                external_id=flag.external_id,
+                author_id=flag.author_id,
+                level=flag.level,
+                reasons=json.dumps(list(flag.reasons)),
+                source="report" if reported else "detected",
+                reported_by=reported_by,
+                notified=notify,
+                created_at=now,
+            )
             session.add(alert)
             session.flush()
             assert alert.id is not None
@@ -163,7 +163,7 @@ class SafetyDesk:
         ping = config.moderator_role_id if notify and flag.level == CRISIS else None
         return AlertDecision(alert_id, flag.level, reply, notify, ping)
 
-    def _notified_recently(self, flag: Flag, now: datetime) -> bool:
+    def _notified_recently(self, session: Session, flag: Flag, now: datetime) -> bool:
         since = now - timedelta(seconds=self.settings.alert_window_seconds)
         query = (
             select(sa.func.count())
@@ -175,8 +175,7 @@ class SafetyDesk:
                 col(SafetyAlert.created_at) >= since,
             )
         )
-        with self.store.session() as session:
-            return int(session.exec(query).one()) > 0
+        return int(session.exec(query).one()) > 0
 
     def set_alert_message(self, alert_id: int, message_id: int) -> None:
         with self.store.write() as session:
