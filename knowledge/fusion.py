@@ -65,6 +65,12 @@ class FusionSettings(BaseModel):
     condition_feedback: float = Field(
         0.25, ge=0, description="Weight of the feedback posts' conditions in the query's."
     )
+    lexical_min_weight: float = Field(
+        0.01,
+        ge=0,
+        description="When the length-scaled lexical weight is below this, full-text search is "
+        "skipped (it could move a score by less than this).",
+    )
     lexical_full_terms: int = Field(
         32,
         ge=0,
@@ -124,7 +130,9 @@ class HybridRanker:
             q2 = _normalise(q + s.feedback_weight * _normalise(centroid))
             pools.append(np.asarray(source.dense(q2.reshape(1, -1), s.dense_depth)[0]))
         lex_ids, lex_scores = (
-            source.lexical(text, s.lexical_depth) if s.lexical_depth > 0 else (_no_ids(), _none())
+            source.lexical(text, s.lexical_depth)
+            if self.uses_lexical(text)
+            else (_no_ids(), _none())
         )
         pools.append(np.asarray(lex_ids, dtype=np.int64))
         candidates = _union(pools)
@@ -140,6 +148,12 @@ class HybridRanker:
                 score = score + s.condition_weight * (source.conditions(candidates) @ cq)
         order = np.argsort(-score, kind="stable")[:k]
         return [(int(candidates[i]), float(score[i])) for i in order]
+
+    def uses_lexical(self, text: str) -> bool:
+        """Whether hybrid ranking of `text` runs full-text search at all."""
+        s = self.settings
+        weight = s.lexical_weight * self._length_factor(text)
+        return s.lexical_depth > 0 and weight > 0 and weight >= s.lexical_min_weight
 
     def _length_factor(self, text: str) -> float:
         full = self.settings.lexical_full_terms

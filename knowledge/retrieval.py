@@ -110,9 +110,10 @@ class Searcher:
         query_vector: FloatArray | None = None,
     ) -> list[tuple[int, float]]:
         source = StoreCandidates(self.store, scope)
-        if mode != "dense":
-            depth = limit if mode == "bm25" else self.settings.fusion.lexical_depth
-            source.prefetch_lexical(self._pool, query, depth)
+        if mode == "bm25":
+            source.prefetch_lexical(self._pool, query, limit)
+        elif mode == "hybrid" and self.ranker.uses_lexical(query):
+            source.prefetch_lexical(self._pool, query, self.settings.fusion.lexical_depth)
         if mode == "bm25":  # full text alone needs no embedding
             return self.ranker.rank(query, np.zeros(1, np.float32), None, source, limit, mode)
         vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]

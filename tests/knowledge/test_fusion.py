@@ -95,7 +95,9 @@ def test_lexical_candidates_join_and_are_scored_by_all_signals() -> None:
     vectors = np.vstack([VECTORS, unit(1, 0.1, 0.25)[None, :]])
     conditions = np.vstack([CONDITIONS, [[0, 0]]])
     source = FakeSource(vectors, conditions, {"dexcom": [(4, 3.0)]})
-    settings = FusionSettings(dense_depth=2, lexical_weight=0.05, condition_weight=0)
+    settings = FusionSettings(
+        dense_depth=2, lexical_weight=0.05, condition_weight=0, lexical_min_weight=0
+    )
     result = HybridRanker(settings).rank("dexcom", QUERY, None, source, k=5)
     assert 4 in ids(result)  # outside the dense top 2, found through full text
     score = dict(result)[4]
@@ -108,9 +110,33 @@ def test_short_queries_get_a_smaller_lexical_weight() -> None:
     source = FakeSource(vectors, np.zeros((2, 1)), {"pump": [(1, 10.0)]})
     query = unit(1, 0, 0)
     unscaled = FusionSettings(lexical_weight=0.05, lexical_full_terms=0, condition_weight=0)
-    scaled = FusionSettings(lexical_weight=0.05, lexical_full_terms=32, condition_weight=0)
+    scaled = FusionSettings(
+        lexical_weight=0.05, lexical_full_terms=32, condition_weight=0, lexical_min_weight=0
+    )
     assert ids(HybridRanker(unscaled).rank("pump", query, None, source, k=2)) == [1, 0]
     assert ids(HybridRanker(scaled).rank("pump", query, None, source, k=2)) == [0, 1]
+
+
+class CountingSource(FakeSource):
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.lexical_calls = 0
+
+    def lexical(self, query_text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        self.lexical_calls += 1
+        return super().lexical(query_text, k)
+
+
+def test_full_text_is_skipped_when_its_weight_would_be_negligible() -> None:
+    source = CountingSource(VECTORS, CONDITIONS, {"pump": [(1, 10.0)]})
+    ranker = HybridRanker(FusionSettings(lexical_weight=0.05, lexical_full_terms=32))
+    short = "insulin pump alarm"  # 3 content words: weight 0.05 * 3/32 < 0.01
+    long = " ".join(f"word{i}" for i in range(10)) + " pump"  # 11 words: 0.017
+    assert not ranker.uses_lexical(short) and ranker.uses_lexical(long)
+    ranker.rank(short, QUERY, None, source, k=2)
+    assert source.lexical_calls == 0
+    ranker.rank(long, QUERY, None, source, k=2)
+    assert source.lexical_calls == 1
 
 
 def test_rocchio_feedback_runs_a_second_dense_search() -> None:
