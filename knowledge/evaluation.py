@@ -58,7 +58,9 @@ class EvalStore:
             cleaned = clean_query(text, len(text) + 1)
         except InvalidInput:
             return []
-        scope = SearchScope(guild_id=EVAL_GUILD, exclude_post_ids=exclude)
+        # Ranking is measured over every post (a moderator's view): hiding crisis posts from
+        # other members is a visibility rule with its own tests, not part of retrieval quality.
+        scope = SearchScope(guild_id=EVAL_GUILD, exclude_post_ids=exclude, moderator_view=True)
         ranked = self.service.searcher.ranked_ids(cleaned, scope, k, mode)
         ids = {pid: ext for ext, (pid, _) in self.posts.items()}
         return [(ids[pid], score) for pid, score in ranked if pid in ids]
