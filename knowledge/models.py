@@ -259,3 +259,11 @@ class SafetyAlert(SQLModel, table=True):
     claimed_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     claimed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class MemberNotice(SQLModel, table=True):
+    """When a member was first told what Kindred does (first-contact notice; migration 0006)."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    shown_at: datetime = Field(default_factory=utcnow)

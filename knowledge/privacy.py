@@ -27,6 +27,7 @@ from knowledge.models import (
     GuildPrivacy,
     Member,
     MemberConsent,
+    MemberNotice,
     Post,
     PostTombstone,
     utcnow,
@@ -138,6 +139,14 @@ class PrivacyManager:
         return view.matchable - view.excluded
 
     # -- consent ---------------------------------------------------------------------------------
+
+    def first_contact(self, guild_id: int, member_id: int) -> bool:
+        """Record that the member has been told what Kindred does; True only the first time."""
+        with self.store.write() as session:
+            if session.get(MemberNotice, (guild_id, member_id)) is not None:
+                return False
+            session.add(MemberNotice(guild_id=guild_id, user_id=member_id))
+        return True
 
     def consent(self, guild_id: int, member_id: int) -> ConsentState:
         with self.store.session() as session:

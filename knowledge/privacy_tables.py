@@ -18,6 +18,7 @@ from knowledge.models import (
     GuildSafety,
     Member,
     MemberConsent,
+    MemberNotice,
     Post,
     PostCondition,
     PostTombstone,
@@ -94,6 +95,7 @@ MEMBER_TABLES: tuple[MemberTable, ...] = (
     MemberTable(ConsentEvent, "guild_id", "user_id"),
     MemberTable(PostTombstone, "guild_id", "author_id", on_delete="keep", export="count"),
     MemberTable(SafetyAlert, "guild_id", "author_id"),
+    MemberTable(MemberNotice, "guild_id", "user_id"),
 )
 
 POST_CHILD_TABLES: tuple[PostChildTable, ...] = (
