@@ -1,0 +1,1 @@
+"""Kindred on Discord: the adapter between discord.py and the knowledge service."""

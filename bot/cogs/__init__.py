@@ -1,0 +1,1 @@
+"""One cog per feature: admin, sync, backfill, search, safety, privacy."""

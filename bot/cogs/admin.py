@@ -1,0 +1,140 @@
+"""`/kindred enable|disable|status`: which channels Kindred may index (Manage Server only)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.adapters import IndexableChannel, channel_record
+from bot.formatting import edit_original, notice_embed, respond, safe_name
+from bot.permissions import can_read
+from bot.progress import checkpoint_text, follow, job_text
+from bot.views import ConfirmView
+
+if TYPE_CHECKING:
+    from bot.client import KindredBot
+
+CONFIRM_SECONDS = 60.0
+
+
+def _guild(interaction: discord.Interaction[Any]) -> discord.Guild:
+    if interaction.guild is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindred settings"):
+    """Admin control: enable (with backfill), disable (with purge), status."""
+
+    def __init__(self, bot: KindredBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """The runtime check behind default_permissions (which server admins can override)."""
+        perms = interaction.permissions
+        if not (perms.manage_guild or perms.administrator):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="enable")
+    @app_commands.describe(channel="A text or forum channel; its threads are included.")
+    async def enable(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: discord.TextChannel | discord.ForumChannel,
+    ) -> None:
+        """Let Kindred index a channel, and read its history."""
+        guild = _guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if guild.me is None or not can_read(channel, guild.me):
+            await edit_original(
+                interaction,
+                f"Kindred can't read {channel.mention}: give it View Channel and Read Message "
+                "History there, then try again.",
+            )
+            return
+        bot, service = self.bot, self.bot.service
+        await bot.run_sync(service.register_guild, guild.id, guild.name)
+        await bot.run_sync(
+            service.enable_channel, guild.id, channel_record(channel), interaction.user.id
+        )
+        bot.mark_enabled(guild.id, channel.id, True)
+        job = bot.backfill.enqueue(channel)
+        header = f"Kindred is enabled in {channel.mention}. Reading its history:"
+        await follow(interaction, job, bot.settings.discord.progress_interval_seconds, header)
+
+    @app_commands.command(name="disable")
+    @app_commands.describe(channel="The channel to stop indexing; its stored posts are deleted.")
+    async def disable(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: discord.TextChannel | discord.ForumChannel,
+    ) -> None:
+        """Stop indexing a channel and delete everything Kindred stored from it."""
+        guild = _guild(interaction)
+        if channel.id not in await self.bot.enabled_ids(guild.id):
+            await respond(interaction, f"Kindred is not enabled in {channel.mention}.")
+            return
+        view = ConfirmView(interaction.user.id, timeout=CONFIRM_SECONDS)
+        view.origin = interaction
+        self.bot.track(view)
+        await respond(
+            interaction,
+            f"Disable Kindred in {channel.mention} and delete every post it stored from there "
+            "(threads included)? This cannot be undone.",
+            view=view,
+        )
+        await view.wait()
+        if not view.value:
+            return
+        removed = await self._purge(guild, channel)
+        await edit_original(
+            interaction,
+            f"Kindred is disabled in {channel.mention}; {removed:,} stored posts were deleted.",
+            clear_view=True,
+        )
+
+    async def _purge(self, guild: discord.Guild, channel: IndexableChannel) -> int:
+        bot = self.bot
+        await bot.backfill.cancel(channel.id)
+        bot.mark_enabled(guild.id, channel.id, False)
+        removed = await bot.run_sync(bot.service.disable_channel, guild.id, channel.id)
+        await bot.run_sync(bot.backfill.checkpoints.forget_channel, guild.id, channel.id)
+        return removed
+
+    @app_commands.command(name="status")
+    async def status(self, interaction: discord.Interaction[Any]) -> None:
+        """Enabled channels, their post counts and backfill progress."""
+        guild = _guild(interaction)
+        bot = self.bot
+        rows = await bot.run_sync(bot.service.channel_status, guild.id)
+        lines: list[str] = []
+        for row in (r for r in rows if r.enabled):
+            job = bot.backfill.jobs.get(row.channel_id)
+            if job is not None:
+                progress = job_text(job)
+            else:
+                found = await bot.run_sync(
+                    bot.backfill.checkpoints.for_channel, guild.id, row.channel_id
+                )
+                progress = checkpoint_text(found, row.channel_id)
+            lines.append(f"<#{row.channel_id}> · {row.posts:,} posts\n  {progress}")
+        if not lines:
+            text = "No channel is enabled yet. Use `/kindred enable` on a channel."
+        else:
+            text = "\n".join(lines)
+        safety = await bot.run_sync(bot.service.safety_desk.config, guild.id)
+        if not safety.alerts_configured:
+            text += (
+                "\n\n⚠️ Crisis alerts go nowhere: no moderator channel is set. Members whose "
+                "posts suggest they may be in danger still get resources. Set one with "
+                "`/safety setup`."
+            )
+        title = f"Kindred in {safe_name(guild.name, 200)}"
+        await respond(interaction, embed=notice_embed(title, text))

@@ -1,0 +1,273 @@
+"""Crisis language gets a human: resources for the member, an alert for moderators, reports.
+
+The sync cog hands each new message's flags (from its ingest report) to `handle_flags` in the
+same event handling; the knowledge layer's safety desk decides who hears about it. "I'm on it"
+is a dynamic item, so alert buttons keep working after a restart. `/safety setup` chooses the
+moderator channel and role.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.formatting import NO_MENTIONS, respond, truncate
+from bot.safety_messages import alert_embed, alert_mentions, resources_message
+from knowledge.records import Flag
+from knowledge.safety_desk import AlertDecision, GuildSafetyConfig
+
+if TYPE_CHECKING:
+    from bot.client import KindredBot
+
+log = logging.getLogger(__name__)
+REPLY_CHOICES = [
+    app_commands.Choice(name="reply in the channel", value="channel"),
+    app_commands.Choice(name="direct message", value="dm"),
+]
+
+
+def message_url(guild_id: int, channel_id: int, message_id: int | str) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+class ClaimButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"kindred:alert:(?P<id>[0-9]+)"
+):
+    """ "I'm on it": records which moderator took an alert (works across restarts)."""
+
+    def __init__(self, alert_id: int, claimed: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Taken" if claimed else "I'm on it",
+                style=discord.ButtonStyle.secondary if claimed else discord.ButtonStyle.primary,
+                custom_id=f"kindred:alert:{alert_id}",
+                disabled=claimed,
+            )
+        )
+        self.alert_id = alert_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ClaimButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: KindredBot = interaction.client  # type: ignore[assignment]
+        desk = bot.service.safety_desk
+        alert, first = await bot.run_sync(desk.claim, self.alert_id, interaction.user.id)
+        if not first:
+            await respond(interaction, f"<@{alert.claimed_by}> already has this one.")
+            return
+        view = discord.ui.View(timeout=None)
+        view.add_item(ClaimButton(self.alert_id, claimed=True))
+        message = interaction.message
+        embed = message.embeds[0] if message is not None and message.embeds else None
+        if embed is not None:
+            embed.add_field(name="Taken by", value=f"<@{interaction.user.id}>", inline=False)
+        await interaction.response.edit_message(
+            embed=embed, view=view, allowed_mentions=NO_MENTIONS
+        )
+
+
+def describe_config(config: GuildSafetyConfig) -> str:
+    """The guild's crisis settings in words (with a warning when alerts go nowhere)."""
+    if config.moderator_channel_id is None:
+        where = "⚠️ No moderator channel is set: crisis alerts go nowhere (members still get "
+        where += "resources). Set one with `/safety setup`."
+    else:
+        role = f"<@&{config.moderator_role_id}>" if config.moderator_role_id else "no role"
+        where = f"Alerts go to <#{config.moderator_channel_id}>, pinging {role}."
+    reply = "a direct message" if config.reply_mode == "dm" else "a reply in the channel"
+    concern = "on (quiet, no ping)" if config.concern_alerts else "off"
+    return "\n".join(
+        [
+            where,
+            f"Members get crisis resources by {reply}. Concern alerts: {concern}.",
+            "Resources sent:",
+            truncate(config.resources, 1200),
+        ]
+    )
+
+
+class SafetyCog(commands.Cog):
+    """Answers flagged posts, alerts moderators, and takes members' reports."""
+
+    def __init__(self, bot: KindredBot) -> None:
+        self.bot = bot
+        super().__init__()
+        self.report_menu = app_commands.ContextMenu(
+            name="Report to moderators", callback=self.report
+        )
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.report_menu)
+        self.bot.add_dynamic_items(ClaimButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
+
+    # -- detected crisis language ------------------------------------------------------------------
+
+    async def handle_flags(self, message: discord.Message, flags: list[Flag]) -> None:
+        """Answer the member and alert moderators as the safety desk decides."""
+        for flag in flags:
+            decision = await self.bot.run_sync(
+                lambda f=flag: self.bot.service.safety_desk.open_alert(
+                    f, posted_at=message.created_at
+                )
+            )
+            config = await self.bot.run_sync(self.bot.service.safety_desk.config, flag.guild_id)
+            if decision.reply_to_member:
+                await self._answer_member(message, config)
+            if decision.notify_moderators:
+                await self._alert(flag, decision, config, reported=False)
+
+    async def _answer_member(self, message: discord.Message, config: GuildSafetyConfig) -> None:
+        text = resources_message(config)
+        if config.reply_mode == "dm":
+            try:
+                await message.author.send(text, allowed_mentions=NO_MENTIONS)
+                return
+            except discord.HTTPException:
+                log.info("DM to member %s refused; answering in the channel", message.author.id)
+        await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
+
+    async def _alert(
+        self, flag: Flag, decision: AlertDecision, config: GuildSafetyConfig, *, reported: bool
+    ) -> bool:
+        channel = self.bot.get_channel(config.moderator_channel_id or 0)
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            log.warning("guild %s: moderator channel is unavailable", flag.guild_id)
+            return False
+        desk = self.bot.service.safety_desk
+        alert = await self.bot.run_sync(desk.alert, decision.alert_id)
+        embed = alert_embed(
+            level=flag.level,
+            reasons=desk.reasons(alert),
+            jump_url=message_url(
+                flag.guild_id, flag.thread_id or flag.channel_id, flag.external_id
+            ),
+            author_id=flag.author_id,
+            channel_id=flag.thread_id or flag.channel_id,
+            reported=reported,
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(ClaimButton(decision.alert_id))
+        ping = f"<@&{decision.ping_role_id}>" if decision.ping_role_id else None
+        sent = await channel.send(
+            content=ping,
+            embed=embed,
+            view=view,
+            allowed_mentions=alert_mentions(decision.ping_role_id),
+        )
+        await self.bot.run_sync(desk.set_alert_message, decision.alert_id, sent.id)
+        return True
+
+    # -- reports by members ------------------------------------------------------------------------
+
+    async def report(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
+        """Report to moderators: the alert names the message, never the reporter, to others."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        desk = self.bot.service.safety_desk
+        config = await self.bot.run_sync(desk.config, interaction.guild.id)
+        if not config.alerts_configured:
+            await respond(
+                interaction,
+                "This server has not set up a moderator channel for Kindred yet, so the report "
+                "can't be delivered. Please contact a moderator directly.",
+            )
+            return
+        assessment = await self.bot.run_sync(self.bot.service.assess, message.content or "")
+        level = "crisis" if assessment.level.value == "crisis" else "concern"
+        thread = message.channel if isinstance(message.channel, discord.Thread) else None
+        flag = Flag(
+            guild_id=interaction.guild.id,
+            external_id=str(message.id),
+            channel_id=thread.parent_id if thread and thread.parent_id else message.channel.id,
+            thread_id=thread.id if thread else None,
+            author_id=message.author.id,
+            level=level,
+            reasons=assessment.reasons,
+        )
+        decision = await self.bot.run_sync(
+            lambda: desk.open_alert(flag, reported_by=interaction.user.id)
+        )
+        delivered = await self._alert(flag, decision, config, reported=True)
+        await respond(
+            interaction,
+            "Thank you. The moderators have been told about this message; your name is not shown."
+            if delivered
+            else "The moderator channel could not be reached. Please contact a moderator directly.",
+        )
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="Crisis alerts"):
+    """`/safety setup` and `/safety show` (Manage Server only)."""
+
+    def __init__(self, bot: KindredBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """The runtime check behind default_permissions (which server admins can override)."""
+        perms = interaction.permissions
+        if not (perms.manage_guild or perms.administrator):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="setup")
+    @app_commands.describe(
+        moderator_channel="Where crisis alerts are posted.",
+        moderator_role="The only role an alert may ping.",
+        reply="Answer members in the channel or by direct message.",
+        concern_alerts="Also alert quietly (no ping) for posts of concern.",
+        resources="Your server's own crisis resources (default: an international list).",
+    )
+    @app_commands.choices(reply=REPLY_CHOICES)
+    async def setup(
+        self,
+        interaction: discord.Interaction[Any],
+        moderator_channel: discord.TextChannel | None = None,
+        moderator_role: discord.Role | None = None,
+        reply: app_commands.Choice[str] | None = None,
+        concern_alerts: bool | None = None,
+        resources: str | None = None,
+    ) -> None:
+        """Choose where crisis alerts go and how members are answered."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        guild_id, admin = interaction.guild.id, interaction.user.id
+        config = await self.bot.run_sync(
+            lambda: self.bot.service.safety_desk.configure(
+                guild_id,
+                admin,
+                moderator_channel_id=moderator_channel.id if moderator_channel else None,
+                moderator_role_id=moderator_role.id if moderator_role else None,
+                reply_mode=reply.value if reply else None,
+                concern_alerts=concern_alerts,
+                resources=resources,
+            )
+        )
+        await respond(interaction, describe_config(config))
+
+    @app_commands.command(name="show")
+    async def show(self, interaction: discord.Interaction[Any]) -> None:
+        """Show this server's crisis alert settings."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        config = await self.bot.run_sync(self.bot.service.safety_desk.config, interaction.guild.id)
+        await respond(interaction, describe_config(config))

@@ -1,0 +1,49 @@
+"""Bot-only settings: the `[discord]` table on top of the knowledge settings.
+
+The token is never configured here; it comes from the `DISCORD_TOKEN` environment variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from knowledge.config import KindredSettings, _Table, load_settings
+
+TOKEN_ENV = "DISCORD_TOKEN"
+
+
+class DiscordSettings(_Table):
+    """How the bot talks to Discord."""
+
+    dev_guild_id: int | None = Field(
+        None, description="Sync commands to this guild only (instant; for development)."
+    )
+    sync_commands: bool = Field(True, description="Sync application commands on start.")
+    backfill_page_size: int = Field(
+        100, ge=1, le=100, description="Messages per history request (Discord allows 100)."
+    )
+    backfill_batch_size: int = Field(
+        200, ge=1, le=5_000, description="Messages per ingest call during backfill."
+    )
+    progress_interval_seconds: float = Field(
+        3.0, ge=0.01, description="How often the enable reply is updated with progress."
+    )
+    results_timeout_seconds: float = Field(
+        600.0, ge=1, le=900, description="Result buttons stop working after this long."
+    )
+    catch_up_on_start: bool = Field(
+        True, description="On start, fetch what enabled channels received while offline."
+    )
+
+
+class BotSettings(KindredSettings):
+    """The whole configuration file as the bot reads it."""
+
+    discord: DiscordSettings = DiscordSettings()
+
+
+def load_bot_settings(path: Path | None = None) -> BotSettings:
+    """Load and validate kindred.toml (raises ConfigError with the first bad setting)."""
+    return load_settings(path, model=BotSettings)
