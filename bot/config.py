@@ -12,6 +12,12 @@ from pydantic import Field
 from knowledge.config import KindredSettings, _Table, load_settings
 
 TOKEN_ENV = "DISCORD_TOKEN"
+OPT_OUT_ANNOUNCEMENT = (
+    "**Kindred search is now opt-out on this server.** Posts in the channels Kindred indexes can "
+    "be found by other members who can read those channels, unless you say no. To hide your "
+    "posts, use `/privacy view`; to download or erase what Kindred holds about you, use "
+    "`/privacy export` or `/privacy delete`."
+)
 
 
 class DiscordSettings(_Table):
@@ -35,6 +41,13 @@ class DiscordSettings(_Table):
     )
     catch_up_on_start: bool = Field(
         True, description="On start, fetch what enabled channels received while offline."
+    )
+    maintenance_hours: float = Field(
+        1.0, gt=0, description="How often retention limits are applied and deleted bytes scrubbed."
+    )
+    opt_out_announcement: str = Field(
+        OPT_OUT_ANNOUNCEMENT,
+        description="Posted when an admin switches the server to opt-out search.",
     )
 
 

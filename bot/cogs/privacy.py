@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
-from bot.formatting import NO_MENTIONS, edit_original, edit_response, notice_embed, respond
+from bot.formatting import (
+    NO_MENTIONS,
+    edit_original,
+    edit_response,
+    notice_embed,
+    respond,
+    truncate,
+)
 from bot.views import AskerOnlyView, ConfirmView
 from knowledge.privacy_export import PrivacySummary
 
@@ -173,6 +180,53 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
             "deleted.",
             clear_view=True,
         )
+
+    @app_commands.command(name="mode")
+    @app_commands.describe(
+        mode="opt_in: nobody's posts are shown to others until they agree; opt_out: shown "
+        "unless they say no.",
+        announce_in="Where to post the opt-out announcement (required for opt_out).",
+    )
+    @app_commands.choices(
+        mode=[
+            app_commands.Choice(name="opt-in (members agree first)", value="opt_in"),
+            app_commands.Choice(name="opt-out (announced; members can say no)", value="opt_out"),
+        ]
+    )
+    async def mode(
+        self,
+        interaction: discord.Interaction[Any],
+        mode: app_commands.Choice[str],
+        announce_in: discord.TextChannel | None = None,
+    ) -> None:
+        """Admins: choose whether members are searchable by default (Manage Server)."""
+        guild_id, admin = self._ids(interaction)
+        perms = interaction.permissions
+        if not (perms.manage_guild or perms.administrator):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        if mode.value == "opt_out" and announce_in is None:
+            await respond(interaction, "Opt-out must be announced: choose `announce_in`.")
+            return
+        privacy = self.bot.service.privacy
+        await self.bot.run_sync(privacy.set_search_mode, guild_id, mode.value, admin)
+        if announce_in is not None and mode.value == "opt_out":
+            text = self.bot.settings.discord.opt_out_announcement
+            await announce_in.send(truncate(text, 2000), allowed_mentions=NO_MENTIONS)
+        await respond(interaction, f"Search mode is now **{mode.name}**.")
+
+    @tasks.loop(hours=1.0)
+    async def maintenance(self) -> None:
+        """Retention limits and scrubbing of deleted bytes, on a schedule."""
+        removed = await self.bot.run_sync(self.bot.service.maintain)
+        if removed:
+            log.info("maintenance: %d posts past retention removed", removed)
+
+    async def cog_load(self) -> None:
+        self.maintenance.change_interval(hours=self.bot.settings.discord.maintenance_hours)
+        self.maintenance.start()
+
+    async def cog_unload(self) -> None:
+        self.maintenance.cancel()
 
     @commands.Cog.listener()
     async def on_app_command_completion(

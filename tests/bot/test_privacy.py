@@ -109,3 +109,29 @@ async def test_first_contact_notice_comes_once(server: Server, bot: QuickBot) ->
     notices = [f for f in first.followups if "About Kindred" in str(f)]
     assert len(notices) == 1 and notices[0]["flags"] & 64
     assert not any("About Kindred" in str(f) for f in second.followups)
+
+
+async def test_opt_out_is_announced_and_only_admins_may_switch(
+    server: Server, bot: QuickBot, kservice: KnowledgeService
+) -> None:
+    async with server.fake.running(bot):
+        refused = await server.fake.slash_command(
+            "privacy mode",
+            user=server.bob,
+            channel=server.general,
+            options={"mode": "opt_out", "announce_in": server.general},
+        )
+        answer = await refused.wait_response()
+        assert answer["data"]["flags"] & 64 and "Manage Server" in answer["data"]["content"]
+        assert kservice.privacy.search_mode(server.guild.id) == "opt_in"
+        ix = await server.fake.slash_command(
+            "privacy mode",
+            user=server.admin,
+            channel=server.general,
+            options={"mode": "opt_out", "announce_in": server.general},
+        )
+        await ix.wait_response()
+    assert kservice.privacy.search_mode(server.guild.id) == "opt_out"
+    (announcement,) = server.fake.calls("POST", rf"/channels/{server.general.id}/messages")
+    assert "opt-out" in announcement.json["content"]
+    assert announcement.json["allowed_mentions"]["parse"] == []
