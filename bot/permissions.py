@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import discord
+from discord import app_commands
 
 from knowledge.scope import SearchScope
+
+
+def require_manage_guild(interaction: discord.Interaction[Any]) -> bool:
+    """Manage Server (or Administrator), checked at run time: admins can override the
+    commands' default permissions, so the default alone is not enough."""
+    perms = interaction.permissions
+    if not (perms.manage_guild or perms.administrator):
+        raise app_commands.MissingPermissions(["manage_guild"])
+    return True
 
 
 def can_read(channel: discord.abc.GuildChannel, member: discord.Member) -> bool:

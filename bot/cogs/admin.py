@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.adapters import IndexableChannel, channel_record
 from bot.formatting import edit_original, notice_embed, respond, safe_name
-from bot.permissions import can_read
+from bot.permissions import can_read, require_manage_guild
 from bot.progress import checkpoint_text, follow, job_text
 from bot.views import ConfirmView
 
@@ -37,10 +37,7 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """The runtime check behind default_permissions (which server admins can override)."""
-        perms = interaction.permissions
-        if not (perms.manage_guild or perms.administrator):
-            raise app_commands.MissingPermissions(["manage_guild"])
-        return True
+        return require_manage_guild(interaction)
 
     @app_commands.command(name="enable")
     @app_commands.describe(channel="A text or forum channel; its threads are included.")

@@ -24,6 +24,7 @@ from bot.formatting import (
     respond,
     truncate,
 )
+from bot.permissions import require_manage_guild
 from bot.views import AskerOnlyView, ConfirmView
 from knowledge.privacy_export import PrivacySummary
 
@@ -201,9 +202,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
     ) -> None:
         """Admins: choose whether members are searchable by default (Manage Server)."""
         guild_id, admin = self._ids(interaction)
-        perms = interaction.permissions
-        if not (perms.manage_guild or perms.administrator):
-            raise app_commands.MissingPermissions(["manage_guild"])
+        require_manage_guild(interaction)
         if mode.value == "opt_out" and announce_in is None:
             await respond(interaction, "Opt-out must be announced: choose `announce_in`.")
             return

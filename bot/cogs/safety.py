@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.formatting import NO_MENTIONS, respond, truncate
+from bot.permissions import require_manage_guild
 from bot.safety_messages import alert_embed, alert_mentions, resources_message
 from knowledge.records import Flag
 from knowledge.safety_desk import AlertDecision, GuildSafetyConfig
@@ -224,10 +225,7 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """The runtime check behind default_permissions (which server admins can override)."""
-        perms = interaction.permissions
-        if not (perms.manage_guild or perms.administrator):
-            raise app_commands.MissingPermissions(["manage_guild"])
-        return True
+        return require_manage_guild(interaction)
 
     @app_commands.command(name="setup")
     @app_commands.describe(
