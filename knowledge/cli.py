@@ -141,7 +141,8 @@ def search(
         fail(exc.detail)
     finally:
         service.close()
-    out.print(hits_table(f"Results for “{query}”", hits) if hits else "No matching posts.")
+    title = f"Results for “{escape(query)}”"
+    out.print(hits_table(title, hits) if hits else "No matching posts.")
 
 
 def _mode(value: str) -> Mode:

@@ -177,6 +177,9 @@ class Searcher:
             )
         return out
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
 
 def paginate(hits: Sequence[SearchHit], offset: int, page_size: int) -> SearchPage:
     offset = max(0, min(offset, max(0, len(hits) - 1)))

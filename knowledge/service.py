@@ -112,6 +112,7 @@ class KnowledgeService:
         return self.store.save_indexes()
 
     def close(self) -> None:
+        self.searcher.close()
         self.store.close()
 
     # -- guilds and channels ----------------------------------------------------------------------
