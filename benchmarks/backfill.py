@@ -43,9 +43,7 @@ from tests.bot.payloads import (  # noqa: E402
     FakeChannel,
     Json,
     World,
-    iso,
-    snowflake_time,
-    user_payload,
+    message_payload,
 )
 
 WORDS = [
@@ -141,28 +139,11 @@ def build_world(n: int) -> tuple[World, FakeChannel, Any, list[Json]]:
     channel = world.add_channel(guild, "history")
     admin = world.add_member(guild, "admin", [world.add_role(guild, "admins", 1 << 5)])
     author = world.add_member(guild, "member")
-    author_json = user_payload(author.user)
     start_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS - (n + 10) * 60_000
-    base: Json = {
-        "channel_id": str(channel.id),
-        "guild_id": str(guild.id),
-        "author": author_json,
-        "edited_timestamp": None,
-        "tts": False,
-        "mention_everyone": False,
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": [],
-        "components": [],
-        "pinned": False,
-        "type": 0,
-        "flags": 0,
-    }
     messages = []
     for i, text in enumerate(texts(n)):
         mid = (start_ms + i * 60_000) << 22
-        message = {**base, "id": str(mid), "content": text, "timestamp": iso(snowflake_time(mid))}
+        message = message_payload(message_id=mid, channel=channel, author=author.user, content=text)
         channel.messages[mid] = message
         messages.append(message)
     return world, channel, admin, messages

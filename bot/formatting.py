@@ -171,12 +171,15 @@ async def respond(
     *,
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
+    file: discord.File | None = None,
     ephemeral: bool = True,
 ) -> None:
     """Answer an interaction (first response, or a follow-up when it was already answered)."""
     kwargs = _payload(content, embed)
     if view is not None:
         kwargs["view"] = view
+    if file is not None:
+        kwargs["file"] = file
     if interaction.response.is_done():
         await interaction.followup.send(ephemeral=ephemeral, **kwargs)
     else:
@@ -192,10 +195,7 @@ async def edit_original(
     clear_view: bool = False,
 ) -> None:
     """Edit the (deferred or sent) original response."""
-    kwargs = _payload(content, embed)
-    if view is not None or clear_view:
-        kwargs["view"] = view
-    await interaction.edit_original_response(**kwargs)
+    await interaction.edit_original_response(**_edit_payload(content, embed, view, clear_view))
 
 
 async def edit_response(
@@ -207,10 +207,39 @@ async def edit_response(
     clear_view: bool = False,
 ) -> None:
     """Answer a component click by editing the message it is on (callback type 7)."""
+    await interaction.response.edit_message(**_edit_payload(content, embed, view, clear_view))
+
+
+def _edit_payload(
+    content: str | None, embed: discord.Embed | None, view: discord.ui.View | None, clear: bool
+) -> dict[str, Any]:
     kwargs = _payload(content, embed)
-    if view is not None or clear_view:
+    if view is not None or clear:
         kwargs["view"] = view
-    await interaction.response.edit_message(**kwargs)
+    return kwargs
+
+
+async def send(
+    target: discord.abc.Messageable,
+    content: str | None = None,
+    *,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+    reply_to: discord.Message | None = None,
+    allowed_mentions: discord.AllowedMentions = NO_MENTIONS,
+) -> discord.Message:
+    """Post a message in a channel or DM (a reply when `reply_to` is given), within limits.
+
+    Pings nobody unless the caller passes narrower `allowed_mentions` (crisis alerts name the
+    moderator role, and only it)."""
+    kwargs = _payload(content, embed)
+    kwargs["allowed_mentions"] = allowed_mentions
+    if view is not None:
+        kwargs["view"] = view
+    if reply_to is not None:
+        kwargs["reference"] = reply_to
+        kwargs["mention_author"] = False
+    return await target.send(**kwargs)
 
 
 def progress_line(

@@ -32,7 +32,22 @@ ACTOR_SUFFIX = "_by"
 
 
 @dataclass(frozen=True)
-class MemberTable:
+class _ModelRef:
+    """A table given by its SQLModel class."""
+
+    model: type[SQLModel]
+
+    @property
+    def table(self) -> sa.Table:
+        return self.model.__table__  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def name(self) -> str:
+        return str(self.table.name)
+
+
+@dataclass(frozen=True)
+class MemberTable(_ModelRef):
     """Rows of `model` about a member: `guild_column` = guild and `member_column` = member.
 
     `on_delete`: "delete" removes the rows when the member asks; "keep" keeps them (tombstones,
@@ -40,48 +55,25 @@ class MemberTable:
     `export`: "rows" exports every column; "count" only how many rows there are.
     """
 
-    model: type[SQLModel]
     guild_column: str
     member_column: str
     on_delete: str = "delete"
     export: str = "rows"
 
-    @property
-    def table(self) -> sa.Table:
-        return self.model.__table__  # type: ignore[attr-defined,no-any-return]
-
-    @property
-    def name(self) -> str:
-        return str(self.table.name)
-
 
 @dataclass(frozen=True)
-class PostChildTable:
+class PostChildTable(_ModelRef):
     """Rows of `model` that belong to a post through `post_column` (removed with the post)."""
 
-    model: type[SQLModel]
     post_column: str
-
-    @property
-    def table(self) -> sa.Table:
-        return self.model.__table__  # type: ignore[attr-defined,no-any-return]
-
-    @property
-    def name(self) -> str:
-        return str(self.table.name)
 
 
 @dataclass(frozen=True)
-class ActorColumn:
+class ActorColumn(_ModelRef):
     """A column recording which member performed an action (nulled when that member is deleted)."""
 
-    model: type[SQLModel]
     guild_column: str
     column: str
-
-    @property
-    def table(self) -> sa.Table:
-        return self.model.__table__  # type: ignore[attr-defined,no-any-return]
 
     @property
     def name(self) -> str:

@@ -17,12 +17,11 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.formatting import (
-    NO_MENTIONS,
     edit_original,
     edit_response,
     notice_embed,
     respond,
-    truncate,
+    send,
 )
 from bot.permissions import require_manage_guild
 from bot.views import AskerOnlyView, ConfirmView
@@ -146,12 +145,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
         data = await self.bot.run_sync(self.bot.service.privacy.export, guild_id, member_id)
         blob = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
         file = discord.File(io.BytesIO(blob), filename=f"kindred-{guild_id}-{member_id}.json")
-        await interaction.followup.send(
-            "Everything Kindred holds about you in this server.",
-            file=file,
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await respond(interaction, "Everything Kindred holds about you in this server.", file=file)
 
     @app_commands.command(name="delete")
     async def delete(self, interaction: discord.Interaction[Any]) -> None:
@@ -210,7 +204,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
         await self.bot.run_sync(privacy.set_search_mode, guild_id, mode.value, admin)
         if announce_in is not None and mode.value == "opt_out":
             text = self.bot.settings.discord.opt_out_announcement
-            await announce_in.send(truncate(text, 2000), allowed_mentions=NO_MENTIONS)
+            await send(announce_in, text)
         await respond(interaction, f"Search mode is now **{mode.name}**.")
 
     @tasks.loop(hours=1.0)

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.formatting import NO_MENTIONS, respond, truncate
+from bot.formatting import edit_response, respond, send, truncate
 from bot.permissions import require_manage_guild
 from bot.safety_messages import alert_embed, alert_mentions, resources_message
 from knowledge.records import Flag
@@ -75,9 +75,7 @@ class ClaimButton(
         embed = message.embeds[0] if message is not None and message.embeds else None
         if embed is not None:
             embed.add_field(name="Taken by", value=f"<@{interaction.user.id}>", inline=False)
-        await interaction.response.edit_message(
-            embed=embed, view=view, allowed_mentions=NO_MENTIONS
-        )
+        await edit_response(interaction, embed=embed, view=view)
 
 
 def describe_config(config: GuildSafetyConfig) -> str:
@@ -137,11 +135,11 @@ class SafetyCog(commands.Cog):
         text = resources_message(config)
         if config.reply_mode == "dm":
             try:
-                await message.author.send(text, allowed_mentions=NO_MENTIONS)
+                await send(message.author, text)
                 return
             except discord.HTTPException:
                 log.info("DM to member %s refused; answering in the channel", message.author.id)
-        await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
+        await send(message.channel, text, reply_to=message)
 
     async def _alert(
         self, flag: Flag, decision: AlertDecision, config: GuildSafetyConfig, *, reported: bool
@@ -165,12 +163,8 @@ class SafetyCog(commands.Cog):
         view = discord.ui.View(timeout=None)
         view.add_item(ClaimButton(decision.alert_id))
         ping = f"<@&{decision.ping_role_id}>" if decision.ping_role_id else None
-        sent = await channel.send(
-            content=ping,
-            embed=embed,
-            view=view,
-            allowed_mentions=alert_mentions(decision.ping_role_id),
-        )
+        mentions = alert_mentions(decision.ping_role_id)
+        sent = await send(channel, ping, embed=embed, view=view, allowed_mentions=mentions)
         await self.bot.run_sync(desk.set_alert_message, decision.alert_id, sent.id)
         return True
 
