@@ -30,9 +30,9 @@ HARD_NEGATIVES = ("depression", "lonely", "ForeverAlone", "mentalhealth", "bpd")
 
 sys.path.insert(0, str(ROOT))
 
-from knowledge.crisis_eval import scan_posts  # noqa: E402
+from kindred.evaluation.crisis import scan_posts  # noqa: E402
 from knowledge.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from knowledge.safety import SafetyAssessor  # noqa: E402
+from knowledge.safety.assessment import SafetyAssessor  # noqa: E402
 
 
 def _metrics_module() -> Any:

@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kindred.evaluation.retrieval import eval_store, read_queries, write_run  # noqa: E402
 from knowledge.embeddings import SentenceTransformerEmbedder  # noqa: E402
-from knowledge.evaluation import eval_store, read_queries, write_run  # noqa: E402
-from knowledge.retrieval import Mode  # noqa: E402
+from knowledge.search.retrieval import Mode  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 MODES: tuple[Mode, ...] = ("bm25", "dense", "hybrid")

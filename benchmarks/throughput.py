@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.synthetic import QUERIES, synthetic_posts  # noqa: E402
 from knowledge.config import KindredSettings  # noqa: E402
 from knowledge.embeddings import SentenceTransformerEmbedder, Vectors  # noqa: E402
-from knowledge.models import ChannelKind  # noqa: E402
 from knowledge.records import ChannelRecord, PostRecord  # noqa: E402
 from knowledge.scope import SearchScope  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
+from knowledge.store.models import ChannelKind  # noqa: E402
 
 SHARED_POSTS = ROOT.parent / "shared" / "data" / "rmhd27-dev" / "posts.jsonl"
 GUILD = 1

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import discord
 
-from knowledge.models import ChannelKind, PostKind
 from knowledge.records import ChannelRecord, PostRecord
+from knowledge.store.models import ChannelKind, PostKind
 
 IndexableChannel = discord.TextChannel | discord.ForumChannel
 

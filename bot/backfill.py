@@ -21,9 +21,9 @@ import discord
 
 from bot.adapters import IndexableChannel, Place, channel_record, is_indexable_author, post_record
 from bot.config import DiscordSettings
-from knowledge.backfill import BackfillCheckpoints, Checkpoint
 from knowledge.records import PostRecord
 from knowledge.service import KnowledgeService
+from knowledge.store.checkpoints import BackfillCheckpoints, Checkpoint
 
 if TYPE_CHECKING:
     from bot.client import KindredBot

@@ -13,7 +13,7 @@ import discord
 
 from bot.backfill import ChannelJob
 from bot.formatting import edit_original, progress_line
-from knowledge.backfill import Checkpoint
+from knowledge.store.checkpoints import Checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import discord
 
 from bot.formatting import clamp_embed, quote_member_text, truncate
-from knowledge.safety_desk import GuildSafetyConfig
+from knowledge.safety.desk import GuildSafetyConfig
 
 RESOURCES_INTRO = (
     "It sounds like things may be really hard right now. You're not alone, and people here care. "

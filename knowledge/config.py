@@ -13,8 +13,8 @@ from typing import Any, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from knowledge.errors import ConfigError
-from knowledge.fusion import FusionSettings
-from knowledge.safety import SafetySettings
+from knowledge.safety.assessment import SafetySettings
+from knowledge.search.fusion import FusionSettings
 
 CONFIG_ENV = "KINDRED_CONFIG"
 DATA_DIR_ENV = "KINDRED_DATA_DIR"

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 from knowledge.config import IngestSettings
 from knowledge.embeddings import Embedder, Vectors
 from knowledge.errors import InvalidInput
-from knowledge.models import Guild, Member, Post, PostVector, utcnow
 from knowledge.records import Flag, IngestReport, PostRecord, Skip
-from knowledge.store import Store
+from knowledge.store.models import Guild, Member, Post, PostVector, utcnow
+from knowledge.store.store import Store
 from knowledge.text import CleanText, clean_post_text, content_hash
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from knowledge.models import ChannelKind, PostKind
+from knowledge.store.models import ChannelKind, PostKind
 
 
 @dataclass(frozen=True)

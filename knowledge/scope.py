@@ -16,7 +16,7 @@ import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from knowledge.models import Post
+from knowledge.store.models import Post
 
 FLAG_HIDDEN = 1
 FLAG_CRISIS = 2

@@ -20,16 +20,16 @@ from knowledge.conditions import default_tagger
 from knowledge.config import KindredSettings
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 from knowledge.errors import NotFound
-from knowledge.fusion import Mode
 from knowledge.ingest import Ingestor, Progress
-from knowledge.models import Channel, ChannelKind, Guild, Post, PostVector
-from knowledge.privacy import PrivacyManager
+from knowledge.privacy.consent import PrivacyManager
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
-from knowledge.retrieval import Searcher
-from knowledge.safety import SafetyAssessment, SafetyAssessor
-from knowledge.safety_desk import SafetyDesk
+from knowledge.safety.assessment import SafetyAssessment, SafetyAssessor
+from knowledge.safety.desk import SafetyDesk
 from knowledge.scope import SearchScope
-from knowledge.store import Store
+from knowledge.search.fusion import Mode
+from knowledge.search.retrieval import Searcher
+from knowledge.store.models import Channel, ChannelKind, Guild, Post, PostVector
+from knowledge.store.store import Store
 from knowledge.text import clean_query
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from knowledge.config import KindredSettings
 from knowledge.embeddings import HashingEmbedder, SentenceTransformerEmbedder
-from knowledge.models import ChannelKind
 from knowledge.records import ChannelRecord, PostRecord
-from knowledge.safety import SafetyAssessor
+from knowledge.safety.assessment import SafetyAssessor
 from knowledge.service import KnowledgeService
+from knowledge.store.models import ChannelKind
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GUILD = 100

@@ -25,7 +25,7 @@ from bot.formatting import (
 )
 from bot.permissions import require_manage_guild
 from bot.views import AskerOnlyView, ConfirmView
-from knowledge.privacy_export import PrivacySummary
+from knowledge.privacy.export import PrivacySummary
 
 if TYPE_CHECKING:
     from bot.client import KindredBot

@@ -20,7 +20,7 @@ from bot.formatting import edit_response, respond, send, truncate
 from bot.permissions import require_manage_guild
 from bot.safety_messages import alert_embed, alert_mentions, resources_message
 from knowledge.records import Flag
-from knowledge.safety_desk import AlertDecision, GuildSafetyConfig
+from knowledge.safety.desk import AlertDecision, GuildSafetyConfig
 
 if TYPE_CHECKING:
     from bot.client import KindredBot

@@ -17,8 +17,8 @@ from sqlmodel import col, func, select
 from bot.client import KindredBot
 from bot.config import BotSettings, DiscordSettings
 from knowledge.embeddings import HashingEmbedder
-from knowledge.models import Post
 from knowledge.service import KnowledgeService
+from knowledge.store.models import Post
 
 from .fake_discord import FakeDiscord, RestCall
 from .payloads import FORUM, FakeChannel, FakeGuild, FakeMember, FakeRole, Overwrite, World

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
 from bot.client import KindredBot, kindred_intents
 from bot.config import BotSettings
 from bot.runner import BAD_TOKEN, NO_INTENTS, StartupError, run_bot
+from kindred.cli import app
 from knowledge.embeddings import HashingEmbedder
 from knowledge.service import KnowledgeService
 

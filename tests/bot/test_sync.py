@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from knowledge.models import Channel, ChannelKind, Post, PostKind, PostVector
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
+from knowledge.store.models import Channel, ChannelKind, Post, PostKind, PostVector
 
 from .conftest import QuickBot, Server, enable, eventually, post_count, posts
 from .payloads import PRIVATE_THREAD

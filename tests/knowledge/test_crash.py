@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlmodel import func, select
 
 from knowledge.embeddings import HashingEmbedder
-from knowledge.models import Post
 from knowledge.service import KnowledgeService
+from knowledge.store.models import Post
 from tests.conftest import GUILD, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_sigkill_mid_ingest_then_rerun_leaves_every_post_once(tmp_path: Path) ->
         assert set(index.keys()) == ids
         # and the saved index file, loaded on its own, agrees too
         service.store.save_indexes(only_dirty=False)
-        from knowledge.vector_index import VectorIndex
+        from knowledge.store.vector_index import VectorIndex
 
         saved = VectorIndex.load(service.store.index_path(GUILD), index.dimension, index.model)
         assert set(saved.keys()) == ids

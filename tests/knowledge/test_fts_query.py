@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knowledge.fts_query import build_match_query, query_terms, quote
+from knowledge.search.fts_query import build_match_query, query_terms, quote
 
 DOCS = [
     "My insulin pump alarms at night",

@@ -6,7 +6,7 @@ import numpy as np
 import pydantic
 import pytest
 
-from knowledge.fusion import FusionSettings, HybridRanker
+from knowledge.search.fusion import FusionSettings, HybridRanker
 
 
 def unit(*xs: float) -> np.ndarray:

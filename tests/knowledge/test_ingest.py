@@ -10,9 +10,9 @@ import pytest
 from sqlmodel import select
 
 from knowledge.embeddings import HashingEmbedder, Vectors
-from knowledge.models import Post, PostVector
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
+from knowledge.store.models import Post, PostVector
 from tests.conftest import GUILD, PHRASES_ONLY, enable_open, post
 
 

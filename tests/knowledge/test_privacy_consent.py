@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.errors import InvalidInput
-from knowledge.privacy import OPT_IN, OPT_OUT, PrivacyManager
+from knowledge.privacy.consent import OPT_IN, OPT_OUT, PrivacyManager
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, enable, post

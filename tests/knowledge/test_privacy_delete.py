@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import knowledge.privacy as privacy_module
+import knowledge.privacy.consent as privacy_module
 from knowledge.config import KindredSettings
 from knowledge.embeddings import HashingEmbedder
 from knowledge.errors import NotFound
-from knowledge.privacy import PrivacyManager
+from knowledge.privacy.consent import PrivacyManager
 from knowledge.records import PostRecord
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from knowledge.privacy import PrivacyManager
-from knowledge.privacy_tables import MEMBER_TABLES, uncovered_member_columns
+from knowledge.privacy.consent import PrivacyManager
+from knowledge.privacy.tables import MEMBER_TABLES, uncovered_member_columns
 from knowledge.records import PostRecord
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, enable, post

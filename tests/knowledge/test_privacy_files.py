@@ -12,10 +12,10 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from knowledge.config import KindredSettings
-from knowledge.db import current_revision
 from knowledge.records import PostRecord
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
+from knowledge.store.db import current_revision
 from tests.conftest import GUILD, enable, post
 
 PRIVACY_TABLES = {"memberconsent", "consentevent", "guildprivacy", "posttombstone"}

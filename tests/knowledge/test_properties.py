@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from knowledge.catalog import CatalogRow, PostCatalog
 from knowledge.embeddings import HashingEmbedder
 from knowledge.errors import EmptyQuery, QueryTooLong
-from knowledge.models import Post
 from knowledge.scope import SearchScope, epoch_seconds
 from knowledge.service import KnowledgeService
-from knowledge.vector_index import VectorIndex
+from knowledge.store.catalog import CatalogRow, PostCatalog
+from knowledge.store.models import Post
+from knowledge.store.vector_index import VectorIndex
 from tests.conftest import GUILD, T0, enable_open, make_settings, post
 
 HOSTILE = st.one_of(

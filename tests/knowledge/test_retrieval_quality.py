@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from kindred.evaluation.retrieval import eval_store, read_queries, write_run
 from knowledge.embeddings import SentenceTransformerEmbedder
-from knowledge.evaluation import eval_store, read_queries, write_run
 from tests.conftest import shared_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]

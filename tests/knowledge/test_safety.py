@@ -9,17 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.crisis_eval import scan_posts
+from kindred.evaluation.crisis import scan_posts
 from knowledge.embeddings import HashingEmbedder, Vectors
-from knowledge.safety import SafetyAssessment, SafetyAssessor, SafetyLevel, SafetySettings
-from knowledge.safety_model import (
+from knowledge.safety.assessment import (
+    SafetyAssessment,
+    SafetyAssessor,
+    SafetyLevel,
+    SafetySettings,
+)
+from knowledge.safety.model import (
     LinearSafetyModel,
     examples_digest,
     load_examples,
     shipped_model,
     train,
 )
-from knowledge.safety_phrases import scan_phrases
+from knowledge.safety.phrases import scan_phrases
 
 NOT_CRISIS = [
     "I'm not going to kill myself, I just need to vent.",
@@ -238,7 +243,7 @@ def test_examples_are_written_for_the_project_and_sizable() -> None:
 
 def test_shipped_weights_match_the_shipped_examples() -> None:
     shipped = shipped_model()
-    assert shipped is not None, "run knowledge.safety_model.write_model after editing examples"
+    assert shipped is not None, "run knowledge.safety.model.write_model after editing examples"
     assert shipped.digest == examples_digest(load_examples())
     assert shipped.embedder_name == "all-MiniLM-L6-v2" and shipped.dimension == 384
     roundtrip = LinearSafetyModel.from_json(shipped.to_json())

@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.errors import InvalidInput
 from knowledge.records import Flag
-from knowledge.safety_desk import SafetyDesk
+from knowledge.safety.desk import SafetyDesk
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD
 

@@ -1,0 +1,1 @@
+"""The application around the domain: command line, file imports, evaluation, demo."""

@@ -1,0 +1,61 @@
+"""`kindred demo`: an offline tour on a sample community written for the project."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from kindred.cli.progress import progress_bar
+from kindred.files.jsonl import stable_id
+from kindred.files.loading import load_file, read_file
+from knowledge.records import SearchHit
+from knowledge.scope import SearchScope
+from knowledge.service import KnowledgeService
+
+DEMO_GUILD = 1
+
+
+def demo_file(name: str) -> Path:
+    return Path(str(resources.files("kindred") / "data" / name))
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    title: str
+    hits: list[SearchHit]
+
+
+def load_demo(service: KnowledgeService) -> int:
+    """Index the sample community (idempotent: a second run embeds nothing new)."""
+    path = demo_file("demo_community.jsonl")
+    posts, bad = read_file(path, DEMO_GUILD)
+    service.register_guild(DEMO_GUILD, "Kindred Demo")
+    with progress_bar("Indexing the demo community", len(posts)) as advance:
+        result = load_file(service, path, DEMO_GUILD, advance, posts, bad)
+    return result.report.inserted + result.report.updated + result.report.unchanged
+
+
+def run_demo_queries(service: KnowledgeService, limit: int = 3) -> list[DemoStep]:
+    queries = tomllib.loads(demo_file("demo_queries.toml").read_text(encoding="utf-8"))
+    everyone = SearchScope(guild_id=DEMO_GUILD)
+    steps: list[DemoStep] = []
+    for item in queries.get("search", [])[:2]:
+        steps.append(
+            DemoStep(f"Search: “{item['text']}”", service.search(item["text"], everyone, limit))
+        )
+    for item in queries.get("filtered_search", [])[:1]:
+        after = datetime.fromisoformat(item["after"]).replace(tzinfo=UTC)
+        scope = SearchScope(
+            guild_id=DEMO_GUILD,
+            channel_ids=frozenset({stable_id("channel", item["channel"])}),
+            after=after,
+        )
+        title = f"Search in #{item['channel']} since {item['after']}: “{item['text']}”"
+        steps.append(DemoStep(title, service.search(item["text"], scope, limit)))
+    for item in queries.get("similar", [])[:1]:
+        title = f"Similar posts for a new member's question: “{item['text'].strip()}”"
+        steps.append(DemoStep(title, service.similar_to_text(item["text"], everyone, limit)))
+    return steps

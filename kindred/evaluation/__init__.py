@@ -1,0 +1,1 @@
+"""`kindred eval`: retrieval and crisis evaluation on files."""

@@ -1,0 +1,1 @@
+"""Loading communities from files (JSON Lines)."""

@@ -1,0 +1,1 @@
+"""Consent, export and the one erase path, driven by one table registry."""

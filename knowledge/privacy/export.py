@@ -1,0 +1,144 @@
+"""What Kindred holds about one member: a short summary and a complete, table-driven export."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from knowledge.privacy.tables import ACTOR_COLUMNS, MEMBER_TABLES, POST_CHILD_TABLES
+from knowledge.store.models import ConsentEvent, Post, PostTombstone, utcnow
+from knowledge.store.store import Store
+
+if TYPE_CHECKING:
+    from knowledge.privacy.consent import ConsentState
+
+EXPORT_FORMAT = "kindred-member-export/1"
+_POST = Post.__table__  # type: ignore[attr-defined]
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PrivacySummary:
+    """Counts and states for the /privacy view; `profile` None = no profile is kept."""
+
+    guild_id: int
+    member_id: int
+    posts: int
+    posts_by_channel: dict[int, int]
+    consent: ConsentState
+    consent_changes: int
+    tombstones: int
+    retention_days: int | None
+    profile: dict[str, Any] | None = None
+    pending_introductions: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _count(session: sa.Connection, table: sa.Table, *conditions: sa.ColumnElement[bool]) -> int:
+    query = sa.select(sa.func.count()).select_from(table).where(*conditions)
+    return int(session.execute(query).scalar_one())
+
+
+def summarize_member(
+    store: Store,
+    guild_id: int,
+    member_id: int,
+    consent: ConsentState,
+    retention_days: int | None,
+) -> PrivacySummary:
+    by_channel = (
+        sa.select(_POST.c.channel_id, sa.func.count())
+        .where(_POST.c.guild_id == guild_id, _POST.c.author_id == member_id)
+        .group_by(_POST.c.channel_id)
+    )
+    events = ConsentEvent.__table__  # type: ignore[attr-defined]
+    tombs = PostTombstone.__table__  # type: ignore[attr-defined]
+    with store.engine.connect() as connection:
+        counts = {int(c): int(n) for c, n in connection.execute(by_channel).all()}
+        changes = _count(
+            connection, events, events.c.guild_id == guild_id, events.c.user_id == member_id
+        )
+        tombstones = _count(
+            connection, tombs, tombs.c.guild_id == guild_id, tombs.c.author_id == member_id
+        )
+    return PrivacySummary(
+        guild_id=guild_id,
+        member_id=member_id,
+        posts=sum(counts.values()),
+        posts_by_channel=counts,
+        consent=consent,
+        consent_changes=changes,
+        tombstones=tombstones,
+        retention_days=retention_days,
+        notes=["No profile is kept.", "No introductions are pending."],
+    )
+
+
+def json_value(value: object) -> object:
+    """A column value as JSON: datetimes in ISO 8601, bytes in base64."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+def _rows(connection: sa.Connection, query: sa.Select[Any]) -> list[dict[str, object]]:
+    return [
+        {key: json_value(value) for key, value in row._mapping.items()}
+        for row in connection.execute(query).all()
+    ]
+
+
+def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]:
+    """Every row about the member in this guild, by table; other members' rows never appear."""
+    tables: dict[str, list[dict[str, object]]] = {}
+    counts: dict[str, int] = {}
+    actions: dict[str, int] = {}
+    with store.engine.connect() as connection:
+        for spec in MEMBER_TABLES:
+            table = spec.table
+            where = (
+                table.c[spec.guild_column] == guild_id,
+                table.c[spec.member_column] == member_id,
+            )
+            if spec.export == "count":
+                counts[spec.name] = _count(connection, table, *where)
+            else:
+                query = sa.select(table).where(*where).order_by(*table.primary_key.columns)
+                tables[spec.name] = _rows(connection, query)
+        post_ids = [int(str(row["id"])) for row in tables.get(_POST.name, [])]
+        for child in POST_CHILD_TABLES:
+            table = child.table
+            found: list[dict[str, object]] = []
+            for start in range(0, len(post_ids), _CHUNK):
+                chunk = post_ids[start : start + _CHUNK]
+                query = sa.select(table).where(table.c[child.post_column].in_(chunk))
+                found.extend(_rows(connection, query.order_by(*table.primary_key.columns)))
+            tables[child.name] = found
+        for actor in ACTOR_COLUMNS:
+            table = actor.table
+            actions[actor.name] = _count(
+                connection,
+                table,
+                table.c[actor.guild_column] == guild_id,
+                table.c[actor.column] == member_id,
+            )
+    return {
+        "format": EXPORT_FORMAT,
+        "guild_id": guild_id,
+        "member_id": member_id,
+        "exported_at": utcnow().isoformat(),
+        "tables": tables,
+        "counts": counts,
+        "actions_recorded": actions,
+        "notes": {
+            "postvector.vector": "the post's embedding: float32 values, little-endian, base64",
+            "counts": "tombstones keep only message ids, so deleted posts are never re-indexed",
+            "actions_recorded": "rows naming this member as the one who made a change",
+        },
+    }

@@ -1,0 +1,1 @@
+"""Crisis-language assessment and the moderators' safety desk."""

@@ -1,0 +1,1 @@
+"""Ranking: dense, full-text and condition evidence, fused; snippets."""

@@ -1,0 +1,1 @@
+"""The SQL store (the truth) and the indexes derived from it."""
