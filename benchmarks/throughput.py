@@ -1,6 +1,7 @@
 """Ingest throughput against raw `model.encode`, and search latency against embedding the query.
 
     python benchmarks/throughput.py [--posts 384] [--rounds 3] [--sizes 10000,100000]
+                                    [--memory-posts 200000] [--memory-only]
 
 1. The same texts (rmhd27-dev posts when ../shared is present, else synthetic posts of similar
    length) are embedded by the raw sentence-transformers model and ingested through the whole
@@ -11,6 +12,12 @@
    embedded once); queries are embedded by the real model. Search p50/p95 (whole service.search:
    clean, embed, scope mask, faiss, FTS5, fusion, rows and snippets) is compared with p50 of
    embedding the query alone.
+3. Peak memory: a fresh process ingests `--memory-posts` short synthetic posts (default 200k) with
+   the fast fake embedder (knowledge.embeddings.HashingEmbedder), in batches as the bot does, then
+   closes the store (which saves the index); its peak resident set (getrusage ru_maxrss, which
+   counts faiss's native memory too) is reported, with the figure per 100k posts and the 1 GB
+   limit. The same process then reopens the store (SQLite quick check, index load and checks) and
+   reports how long that took. `--memory-posts 0` skips this part.
 The last line printed is one JSON object with every figure.
 """
 
@@ -19,9 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -34,16 +44,22 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.synthetic import QUERIES, synthetic_posts  # noqa: E402
 from knowledge.config import KindredSettings  # noqa: E402
-from knowledge.embeddings import SentenceTransformerEmbedder, Vectors  # noqa: E402
+from knowledge.embeddings import HashingEmbedder, SentenceTransformerEmbedder, Vectors  # noqa: E402
 from knowledge.records import ChannelRecord, PostRecord  # noqa: E402
+from knowledge.safety.assessment import SafetyAssessor  # noqa: E402
 from knowledge.scope import SearchScope  # noqa: E402
 from knowledge.service import KnowledgeService  # noqa: E402
 from knowledge.store.models import ChannelKind  # noqa: E402
+from knowledge.text import clean_post_text  # noqa: E402
 
 SHARED_POSTS = ROOT.parent / "shared" / "data" / "rmhd27-dev" / "posts.jsonl"
 GUILD = 1
 CHANNELS = list(range(1, 11))
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+MEMORY_LIMIT_MB = 1024
+MEMORY_BATCH = 5000
+P95_RATIO_TARGET = 2.0
+MIN_BUSY_SEARCHES = 50
 
 
 def bench_texts(n: int) -> tuple[list[str], str]:
@@ -67,9 +83,11 @@ def records(texts: Sequence[str], start: int = 0) -> list[PostRecord]:
     ]
 
 
-def new_service(data_dir: Path, embedder: object) -> KnowledgeService:
+def new_service(
+    data_dir: Path, embedder: object, safety: SafetyAssessor | None = None
+) -> KnowledgeService:
     settings = KindredSettings().with_data_dir(data_dir)
-    service = KnowledgeService(settings, embedder=embedder)  # type: ignore[arg-type]
+    service = KnowledgeService(settings, embedder=embedder, safety=safety)  # type: ignore[arg-type]
     service.register_guild(GUILD)
     service.privacy.set_search_mode(GUILD, "opt_out", by=0)  # every synthetic member searchable
     for channel in CHANNELS:
@@ -180,23 +198,379 @@ def search_latency(sizes: list[int], repeats: int) -> list[dict[str, object]]:
     return results
 
 
+class TorchLikeEmbedder:
+    """A stand-in for the real model's cost profile, built on HashingEmbedder (384-d).
+
+    torch releases the GIL while it encodes, so a search thread runs while a batch is embedded;
+    the pure-Python HashingEmbedder holds the GIL for the whole batch instead, which measures two
+    Python threads taking turns rather than the store's locks. Here the vectors are exactly
+    HashingEmbedder's, computed before timing (`prime`), and `encode` looks them up and then
+    sleeps `seconds_per_text` per text (GIL released), standing in for the model's forward pass.
+    A text that was not primed is hashed on the spot (GIL held) and counted in `misses`.
+    """
+
+    def __init__(self, dimension: int, seconds_per_text: float) -> None:
+        self.inner = HashingEmbedder(dimension=dimension)
+        self.name, self.dimension = self.inner.name, dimension
+        self.seconds_per_text = seconds_per_text
+        self.cache: dict[str, np.ndarray] = {}
+        self.misses = 0
+
+    def prime(self, texts: Sequence[str]) -> None:
+        todo = sorted(set(texts) - self.cache.keys())
+        if todo:
+            self.cache.update(zip(todo, self.inner.encode(todo), strict=True))
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        missing = [t for t in texts if t not in self.cache]
+        if missing:
+            self.misses += len(missing)
+            self.cache.update(zip(missing, self.inner.encode(missing), strict=True))
+        out = np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.dimension))
+        time.sleep(self.seconds_per_text * len(texts))
+        return out.astype(np.float32)
+
+
+def concurrency_texts(n: int, seed: int) -> list[str]:
+    """Chat-length synthetic posts, made unique (as stored: cleaned, so primed keys match)."""
+    texts = synthetic_posts(n, seed=seed, words=40)
+    return [clean_post_text(f"{text} (#{seed}-{i})", 4000).text for i, text in enumerate(texts)]
+
+
+def paced_searches(
+    service: KnowledgeService,
+    scope: SearchScope,
+    interval: float,
+    count: int | None = None,
+    until: threading.Event | None = None,
+) -> list[float]:
+    """Latencies (ms) of searches started at least `interval` s apart: `count` of them, or as
+    many as start before `until` is set."""
+    latencies: list[float] = []
+    next_start = time.perf_counter()
+    while (count is None or len(latencies) < count) and (until is None or not until.is_set()):
+        pause = next_start - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        started = time.perf_counter()
+        hits = service.search(QUERIES[len(latencies) % len(QUERIES)], scope, limit=25)
+        latencies.append(1000 * (time.perf_counter() - started))
+        assert hits, "a search found nothing"
+        next_start = started + interval
+    return latencies
+
+
+class IngestThread(threading.Thread):
+    """Ingests `batch` through `service.ingest` in one call; records posts/s or the error."""
+
+    def __init__(self, service: KnowledgeService, batch: list[PostRecord]) -> None:
+        super().__init__(name="bench-ingest", daemon=True)
+        self.service, self.batch = service, batch
+        self.started_ingest, self.finished = threading.Event(), threading.Event()
+        self.posts_per_s = 0.0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.started_ingest.set()
+            started = time.perf_counter()
+            report = self.service.ingest(self.batch)
+            self.posts_per_s = len(self.batch) / (time.perf_counter() - started)
+            assert report.embedded == len(self.batch), report.skip_counts()
+        except BaseException as exc:  # re-raised by the caller's thread
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def result(self) -> float:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.posts_per_s
+
+
+def search_during_ingest(
+    *,
+    embedder_kind: str,
+    preload: int,
+    searches: int,
+    interval_ms: float,
+    ingest_posts: int,
+    repetitions: int,
+    seconds_per_text: float,
+) -> dict[str, object]:
+    """Search p50/p95 idle and while another thread bulk-ingests into the same guild."""
+    dimension = 384
+    embedder: HashingEmbedder | TorchLikeEmbedder
+    if embedder_kind == "torch-like":
+        embedder = TorchLikeEmbedder(dimension, seconds_per_text)
+        described = (
+            f"TorchLikeEmbedder: HashingEmbedder {dimension}-d vectors computed before timing, "
+            f"then a GIL-releasing sleep of {1000 * seconds_per_text:g} ms per text standing in "
+            "for torch's encode"
+        )
+    else:
+        embedder = HashingEmbedder(dimension=dimension)
+        described = f"HashingEmbedder {dimension}-d (pure Python: holds the GIL while encoding)"
+    interval = interval_ms / 1000
+    preload_texts = concurrency_texts(preload, seed=0)
+    batches = [concurrency_texts(ingest_posts, seed=1 + k) for k in range(2 * repetitions)]
+    if isinstance(embedder, TorchLikeEmbedder):
+        embedder.prime(preload_texts + [t for batch in batches for t in batch] + QUERIES)
+    scope = SearchScope(
+        guild_id=GUILD, readable_channel_ids=frozenset(CHANNELS[:-1]), asker_id=1001
+    )
+    print(
+        f"Search during a bulk ingest ({described}; {preload} posts preloaded, searches "
+        f"{interval_ms:g} ms apart, {ingest_posts} posts ingested per phase):",
+        flush=True,
+    )
+    runs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        service = new_service(Path(tmp), embedder, safety=SafetyAssessor(None))
+        started = time.perf_counter()
+        for chunk in range(0, preload, 5000):
+            service.ingest(records(preload_texts[chunk : chunk + 5000], chunk))
+        preload_seconds = time.perf_counter() - started
+        paced_searches(service, scope, interval, count=30)  # warm up catalog, centroid, caches
+        next_id = preload
+        for rep in range(repetitions):
+            size_before = len(service.store.vector_index(GUILD))
+            idle = paced_searches(service, scope, interval, count=searches)
+            ingest = IngestThread(service, records(batches[2 * rep], next_id))
+            next_id += ingest_posts
+            ingest.start()
+            ingest.started_ingest.wait()
+            busy = paced_searches(service, scope, interval, until=ingest.finished)
+            with_searches = ingest.result()
+            alone = IngestThread(service, records(batches[2 * rep + 1], next_id))
+            next_id += ingest_posts
+            alone.start()
+            alone_rate = alone.result()
+            run = {
+                "posts_before": size_before,
+                "idle_searches": len(idle),
+                "idle_p50_ms": round(percentile(idle, 50), 2),
+                "idle_p95_ms": round(percentile(idle, 95), 2),
+                "busy_searches": len(busy),
+                "busy_p50_ms": round(percentile(busy, 50), 2),
+                "busy_p95_ms": round(percentile(busy, 95), 2),
+                "busy_max_ms": round(max(busy), 2),
+                "p95_ratio": round(percentile(busy, 95) / percentile(idle, 95), 3),
+                "ingest_posts_per_s_alone": round(alone_rate, 1),
+                "ingest_posts_per_s_with_searches": round(with_searches, 1),
+            }
+            print(f"  rep {rep + 1}: {run}", flush=True)
+            runs.append(run)
+        index_kind = service.store.vector_index(GUILD).kind
+        posts_at_end = len(service.store.vector_index(GUILD))
+        service.close()
+
+    def median(key: str) -> float:
+        return round(statistics.median(r[key] for r in runs), 3)
+
+    ratio = median("p95_ratio")
+    too_few = min(int(r["busy_searches"]) for r in runs) < MIN_BUSY_SEARCHES
+    return {
+        "embedder": described,
+        "preloaded_posts": preload,
+        "preload_seconds": round(preload_seconds, 1),
+        "posts_at_end": posts_at_end,
+        "index": index_kind,
+        "interval_ms": interval_ms,
+        "idle_searches_per_rep": searches,
+        "ingest_posts_per_phase": ingest_posts,
+        "ingest_batch_size": service.settings.ingest.batch_size,
+        "repetitions": repetitions,
+        "runs": runs,
+        "idle_p50_ms": median("idle_p50_ms"),
+        "idle_p95_ms": median("idle_p95_ms"),
+        "busy_p50_ms": median("busy_p50_ms"),
+        "busy_p95_ms": median("busy_p95_ms"),
+        "p95_ratio_median": ratio,
+        "p95_ratio_target": P95_RATIO_TARGET,
+        "too_few_busy_searches": too_few,
+        "within_target": ratio <= P95_RATIO_TARGET and not too_few,
+        "ingest_posts_per_s_alone": median("ingest_posts_per_s_alone"),
+        "ingest_posts_per_s_with_searches": median("ingest_posts_per_s_with_searches"),
+        "embedder_cache_misses": embedder.misses if isinstance(embedder, TorchLikeEmbedder) else 0,
+    }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_child(n: int) -> dict[str, object]:
+    """In a fresh process: ingest `n` short posts with the fake embedder, close; peak memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        service = new_service(data_dir, HashingEmbedder())
+        baseline = peak_rss_mb()  # imports, settings, an empty store
+        warm = baseline
+        started = time.perf_counter()
+        for start in range(0, n, MEMORY_BATCH):
+            size = min(MEMORY_BATCH, n - start)
+            texts = synthetic_posts(size, seed=start, words=20)
+            unique = [f"{text} ({start + i})" for i, text in enumerate(texts)]
+            service.ingest(records(unique, start))
+            if start == 0:
+                warm = peak_rss_mb()  # one-time costs (first batch: caches, lazy imports)
+        ingest_seconds = time.perf_counter() - started
+        after_ingest = peak_rss_mb()
+        started = time.perf_counter()
+        service.close()
+        close_seconds = time.perf_counter() - started
+        peak = peak_rss_mb()
+        sizes = {p.name: p.stat().st_size for p in data_dir.rglob("*") if p.is_file()}
+        started = time.perf_counter()
+        reopened = KnowledgeService(
+            KindredSettings().with_data_dir(data_dir), embedder=HashingEmbedder()
+        )
+        reopened.start()
+        reopen_seconds = time.perf_counter() - started
+        assert reopened.stats(GUILD).indexed_vectors == n
+        reopened.close()
+        reopen_peak = peak_rss_mb()
+    index_bytes = sum(v for k, v in sizes.items() if k.endswith(".faiss"))
+    return {
+        "posts": n,
+        "embedder": "HashingEmbedder (64-d fake)",
+        "baseline_rss_mb": round(baseline, 1),
+        "after_first_batch_rss_mb": round(warm, 1),
+        "peak_rss_after_ingest_mb": round(after_ingest, 1),
+        "peak_rss_mb": round(peak, 1),
+        "peak_mb_per_100k_posts": round((peak - baseline) * 100_000 / max(n, 1), 1),
+        "growth_mb_per_100k_posts_after_first_batch": round(
+            (peak - warm) * 100_000 / max(n - MEMORY_BATCH, 1), 1
+        ),
+        "limit_mb": MEMORY_LIMIT_MB,
+        "within_limit": peak <= MEMORY_LIMIT_MB,
+        "ingest_seconds": round(ingest_seconds, 1),
+        "close_seconds": round(close_seconds, 2),
+        "reopen_seconds": round(reopen_seconds, 2),
+        "peak_rss_with_reopen_mb": round(reopen_peak, 1),
+        "database_mb": round(sizes.get("kindred.db", 0) / 2**20, 1),
+        "index_mb": round(index_bytes / 2**20, 1),
+    }
+
+
+def peak_memory(n: int) -> dict[str, object]:
+    """Run `memory_child` in a fresh interpreter, so the peak is this ingest's alone."""
+    print(f"Peak memory of ingesting {n} short posts (fake embedder, fresh process):", flush=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(n)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"memory child failed:\n{done.stderr}")
+    figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {figures}", flush=True)
+    return figures
+
+
+PARTS = ("ingest", "latency", "concurrency", "memory")
+DEFAULT_PARTS = "concurrency,memory"
+
+
+def selected_parts(args: argparse.Namespace) -> list[str]:
+    if args.memory_only:  # older spelling
+        return ["memory"]
+    if args.search_only:  # older spelling: the size sweep (and memory), without the ingest part
+        return ["latency", "memory"]
+    names = [n.strip() for n in args.part.split(",") if n.strip()]
+    parts = list(PARTS) if "all" in names else names
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise SystemExit(f"--part: unknown {', '.join(unknown)} (choose from {', '.join(PARTS)})")
+    return [p for p in PARTS if p in parts]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--part",
+        default=DEFAULT_PARTS,
+        help=f"comma-separated parts among {', '.join(PARTS)}, or all (default {DEFAULT_PARTS})",
+    )
     parser.add_argument("--posts", type=int, default=384)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--search-only", action="store_true", help="skip the ingest comparison")
+    parser.add_argument("--search-only", action="store_true", help="= --part latency,memory")
+    parser.add_argument(
+        "--embedder",
+        choices=("torch-like", "hashing"),
+        default="torch-like",
+        help="concurrency part's fake embedder (see the module docstring)",
+    )
+    parser.add_argument("--preload", type=int, default=21_000, help="posts before searching")
+    parser.add_argument("--searches", type=int, default=300, help="idle searches per repetition")
+    parser.add_argument("--interval-ms", type=float, default=20.0, help="gap between searches")
+    parser.add_argument("--ingest-posts", type=int, default=8000, help="posts per ingest phase")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument(
+        "--ms-per-text", type=float, default=1.0, help="torch-like embedder's sleep per text"
+    )
+    parser.add_argument(
+        "--memory-posts", type=int, default=200_000, help="posts for peak memory (0: skip)"
+    )
+    parser.add_argument("--memory-only", action="store_true", help="= --part memory")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child is not None:
+        print(json.dumps(memory_child(args.memory_child)))
+        return
+    parts = selected_parts(args)
     ingest: dict[str, object] = {}
-    if not args.search_only:
+    latency: list[dict[str, object]] = []
+    concurrency: dict[str, object] = {}
+    memory: dict[str, object] = {}
+    if "ingest" in parts:
         print("Ingest pipeline vs raw model.encode (same texts, same batch size, one run):")
         ingest = ingest_vs_encode(args.posts, args.rounds)
         print(f"  {ingest}")
-    print("Search latency vs embedding the query alone:")
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    latency = search_latency(sizes, args.repeats)
-    print(json.dumps({"benchmark": "throughput", "ingest": ingest, "search": latency}))
+    if "latency" in parts:
+        print("Search latency vs embedding the query alone:")
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        latency = search_latency(sizes, args.repeats)
+    if "concurrency" in parts:
+        concurrency = search_during_ingest(
+            embedder_kind=args.embedder,
+            preload=args.preload,
+            searches=args.searches,
+            interval_ms=args.interval_ms,
+            ingest_posts=args.ingest_posts,
+            repetitions=args.repetitions,
+            seconds_per_text=args.ms_per_text / 1000,
+        )
+        print(
+            f"  median busy/idle p95 ratio {concurrency['p95_ratio_median']} "
+            f"(target at most {P95_RATIO_TARGET})",
+            flush=True,
+        )
+    if "memory" in parts and args.memory_posts > 0:
+        memory = peak_memory(args.memory_posts)
+    missed = []
+    if concurrency and not concurrency["within_target"]:
+        missed.append("concurrency")
+    if memory and not memory["within_limit"]:
+        missed.append("memory")
+    summary = {
+        "benchmark": "throughput",
+        "parts": parts,
+        "ingest": ingest,
+        "search": latency,
+        "concurrency": concurrency,
+        "memory": memory,
+        "targets_missed": missed,
+    }
+    print(json.dumps(summary))
+    if missed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ def place_of(channel: object, guild_id: int | None) -> Place | None:
     return None
 
 
+def reported_place(channel: discord.abc.Snowflake, guild_id: int) -> Place:
+    """Where a reported message lives, whatever the channel kind (a report may come from a channel
+    Kindred does not index): a thread under its parent, the thread itself when that is unknown."""
+    if isinstance(channel, discord.Thread):
+        return Place(guild_id, channel.parent_id or channel.id, channel.id)
+    return Place(guild_id, channel.id, None)
+
+
 def is_indexable_author(message: discord.Message) -> bool:
     """Members' own messages only: no bots, webhooks or system messages."""
     if message.author.bot or message.webhook_id is not None:

@@ -3,7 +3,7 @@
 Pages come from discord.py's paginated history (its HTTP client waits out 429s); each batch is
 ingested off the event loop and then checkpointed, so a restart continues where it stopped. The
 next page is fetched while the previous batch is being ingested. Live messages never wait for
-this worker: they are ingested directly by the sync cog.
+this worker: they are ingested directly by the live-index cog.
 """
 
 from __future__ import annotations
@@ -12,26 +12,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import aiohttp
 import discord
 
 from bot.adapters import IndexableChannel, Place, channel_record, is_indexable_author, post_record
 from bot.config import DiscordSettings
+from bot.offload import Offloader
 from knowledge.records import PostRecord
 from knowledge.service import KnowledgeService
-from knowledge.store.checkpoints import BackfillCheckpoints, Checkpoint
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
+from knowledge.store.checkpoints import Checkpoint
 
 log = logging.getLogger(__name__)
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 Source = discord.TextChannel | discord.Thread
+ChannelLookup = Callable[[int, int], IndexableChannel | None]  # (guild id, channel id)
+ThreadsSeen = Callable[[Iterable[discord.Thread]], None]
 RETRIES = 6
 
 
@@ -111,15 +111,27 @@ class ChannelJob:
 
 
 class Backfiller:
-    """A queue of channel jobs and the single worker task that runs them."""
+    """A queue of channel jobs and the single worker task that runs them.
+
+    `find_channel` looks an enabled channel up in the client's cache (None: gone);
+    `threads_seen` is told which threads the service now holds a record of.
+    """
 
     def __init__(
-        self, bot: KindredBot, service: KnowledgeService, settings: DiscordSettings
+        self,
+        offload: Offloader,
+        service: KnowledgeService,
+        settings: DiscordSettings,
+        *,
+        find_channel: ChannelLookup,
+        threads_seen: ThreadsSeen,
     ) -> None:
-        self.bot = bot
+        self.offload = offload
         self.service = service
         self.settings = settings
-        self.checkpoints = BackfillCheckpoints(service.store)
+        self.find_channel = find_channel
+        self.threads_seen = threads_seen
+        self.checkpoints = service.checkpoints
         self.jobs: dict[int, ChannelJob] = {}
         self._queue: asyncio.Queue[ChannelJob] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -199,9 +211,8 @@ class Backfiller:
         job.done.set()
 
     async def _run(self, job: ChannelJob) -> None:
-        guild = self.bot.get_guild(job.guild_id)
-        channel = guild.get_channel(job.channel_id) if guild else None
-        if not isinstance(channel, IndexableChannel):
+        channel = self.find_channel(job.guild_id, job.channel_id)
+        if channel is None:
             self._finish(job, "cancelled")
             return
         job.state, job.started = "running", time.monotonic()
@@ -219,7 +230,7 @@ class Backfiller:
                 await self._page(job, source, channel.id, cursor)
             job.spans[source.id].done = True
             job.sources_done += 1
-        await self.bot.run_sync(self.service.flush)
+        await self.offload.run(self.service.flush)
         log.info(
             "backfill of channel %s done: %d messages read, %d sources",
             job.channel_id,
@@ -240,13 +251,13 @@ class Backfiller:
             threads.setdefault(thread.id, thread)
         if threads:
             records = [channel_record(t) for t in threads.values()]
-            await self.bot.run_sync(self.service.upsert_channels, records)
-            self.bot.known_threads.update(threads)
+            await self.offload.run(self.service.upsert_channels, records)
+            self.threads_seen(threads.values())
         return [*sources, *sorted(threads.values(), key=lambda t: t.id)]
 
     async def _start_cursor(self, source: Source, channel_id: int) -> tuple[int, bool]:
         """Where to continue reading `source`, and whether it can be skipped entirely."""
-        found: Checkpoint | None = await self.bot.run_sync(self.checkpoints.get, source.id)
+        found: Checkpoint | None = await self.offload.run(self.checkpoints.get, source.id)
         if found is None:
             return 0, False
         if not found.complete:
@@ -254,7 +265,7 @@ class Backfiller:
         if isinstance(source, discord.Thread) and source.archived:
             return found.cursor, True  # an archived thread gets no messages until unarchived
         thread_id = source.id if isinstance(source, discord.Thread) else None
-        newest = await self.bot.run_sync(
+        newest = await self.offload.run(
             self.checkpoints.newest_post_id, source.guild.id, channel_id, thread_id
         )
         return max(found.cursor, newest), False
@@ -281,7 +292,7 @@ class Backfiller:
                 if finished or len(batch) >= self.settings.backfill_batch_size:
                     if pending is not None:
                         await asyncio.shield(pending)  # a cancel must not orphan the thread
-                    pending = self.bot.spawn_sync(
+                    pending = self.offload.spawn(
                         self._ingest, job, place, source.id, batch, cursor, read, finished
                     )
                     batch, read = [], 0

@@ -1,27 +1,38 @@
-"""The Discord client: one `commands.Bot` that holds the knowledge service and loads the cogs."""
+"""The Discord client: one `commands.Bot` that holds the knowledge service and loads the cogs
+as extensions by name (`setup_hook`), so that it imports none of them."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import discord
 from discord.ext import commands
 
+from bot.adapters import IndexableChannel
 from bot.backfill import Backfiller
 from bot.config import BotSettings
 from bot.errors import KindredTree
 from bot.formatting import NO_MENTIONS
+from bot.indexing import IndexedChannels
 from bot.logsafe import quiet_discord_debug, where
+from bot.offload import Offloader
 from knowledge.records import Flag
 from knowledge.service import KnowledgeService
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 CLOSE_WAIT_SECONDS = 60.0
+EXTENSIONS = (
+    "bot.cogs.admin",
+    "bot.cogs.live_index",
+    "bot.cogs.catch_up",
+    "bot.cogs.search",
+    "bot.cogs.safety",
+    "bot.cogs.privacy",
+)
+FlagHandler = Callable[[discord.Message, list[Flag]], Awaitable[None]]
 
 
 def kindred_intents() -> discord.Intents:
@@ -47,25 +58,26 @@ class KindredBot(commands.Bot):
             **options,
         )
         quiet_discord_debug()
+        # Kindred never joins voice: no start-up warnings about voice libraries it does not need.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         self.service = service
         self.settings = settings
-        self.backfill = Backfiller(self, service, settings.discord)
-        self.known_threads: set[int] = set()
+        self.offload = Offloader()
+        self.backfill = Backfiller(
+            self.offload,
+            service,
+            settings.discord,
+            find_channel=self.indexable_channel,
+            threads_seen=self._threads_seen,
+        )
+        self.indexed = IndexedChannels(service, self.offload, self.backfill)
         self.open_views: set[discord.ui.View] = set()
-        self._enabled: dict[int, set[int]] = {}
-        self._inflight: set[asyncio.Task[Any]] = set()
+        self._flag_handlers: list[FlagHandler] = []
 
     async def setup_hook(self) -> None:
-        from bot.cogs.admin import AdminCog
-        from bot.cogs.backfill import BackfillCog
-        from bot.cogs.privacy import PrivacyCog
-        from bot.cogs.safety import SafetyAdminCog, SafetyCog
-        from bot.cogs.search import SearchCog
-        from bot.cogs.sync import SyncCog
-
-        cogs = (AdminCog, SyncCog, BackfillCog, SearchCog, SafetyCog, SafetyAdminCog, PrivacyCog)
-        for cog in cogs:
-            await self.add_cog(cog(self))
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
         self.backfill.start()
         if self.settings.discord.sync_commands:
             await self.sync_commands()
@@ -81,7 +93,7 @@ class KindredBot(commands.Bot):
         log.info("synced %d application commands", len(synced))
 
     async def on_message(self, message: discord.Message, /) -> None:
-        """No prefix commands: members' messages are only indexed (by the sync cog)."""
+        """No prefix commands: members' messages are only indexed (by the live-index cog)."""
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """An event handler failed: log its type and place only (the message may quote text)."""
@@ -96,51 +108,38 @@ class KindredBot(commands.Bot):
             view.stop()
         self.open_views.clear()
         await self.backfill.stop()
-        if self._inflight:  # let running ingests and deletes commit before the store closes
-            await asyncio.wait(set(self._inflight), timeout=CLOSE_WAIT_SECONDS)
+        # let running ingests and deletes commit before the store closes
+        if not await self.offload.wait_idle(CLOSE_WAIT_SECONDS):
+            log.warning("closing with %d knowledge calls still running", self.offload.running)
         await super().close()
 
-    async def respond_to_flags(self, message: discord.Message, flags: list[Flag]) -> None:
-        """Hand posts the safety assessment flagged to the safety cog (resources, alerts)."""
-        from bot.cogs.safety import SafetyCog
+    # -- flagged posts -----------------------------------------------------------------------------
 
-        cog = self.get_cog(SafetyCog.__cog_name__)
-        if isinstance(cog, SafetyCog):
-            await cog.handle_flags(message, flags)
+    def add_flag_handler(self, handler: FlagHandler) -> None:
+        """Called with every new post the safety assessment flagged (the safety cog's answer)."""
+        self._flag_handlers.append(handler)
+
+    def remove_flag_handler(self, handler: FlagHandler) -> None:
+        if handler in self._flag_handlers:
+            self._flag_handlers.remove(handler)
+
+    async def respond_to_flags(self, message: discord.Message, flags: list[Flag]) -> None:
+        """Answer flagged posts (resources, alerts) within the event handling that indexed them."""
+        if not self._flag_handlers:
+            log.warning("message %s was flagged but no safety handler is loaded", message.id)
+        for handler in list(self._flag_handlers):
+            await handler(message, flags)
 
     # -- helpers the cogs share ------------------------------------------------------------------
 
-    def spawn_sync(self, fn: Callable[..., T], *args: Any) -> asyncio.Task[T]:
-        """Start a blocking knowledge call in a worker thread; `close` waits for it to end."""
-        task = asyncio.create_task(asyncio.to_thread(fn, *args))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        return task
+    def indexable_channel(self, guild_id: int, channel_id: int) -> IndexableChannel | None:
+        """A text or forum channel from the cache (None: gone, or another kind)."""
+        guild = self.get_guild(guild_id)
+        channel = guild.get_channel(channel_id) if guild else None
+        return channel if isinstance(channel, IndexableChannel) else None
 
-    async def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking knowledge call off the event loop (cancelling the caller does not
-        abandon the thread: closing the bot waits for it)."""
-        return await asyncio.shield(self.spawn_sync(fn, *args))
-
-    async def enabled_ids(self, guild_id: int) -> set[int]:
-        """Enabled channel ids of a guild (cached; the cogs keep the cache in step)."""
-        if guild_id not in self._enabled:
-            self._enabled[guild_id] = await self.run_sync(
-                self.service.enabled_channel_ids, guild_id
-            )
-        return self._enabled[guild_id]
-
-    def mark_enabled(self, guild_id: int, channel_id: int, enabled: bool) -> None:
-        ids = self._enabled.get(guild_id)
-        if ids is None:  # not loaded yet: the next read comes from the database
-            return
-        if enabled:
-            ids.add(channel_id)
-        else:
-            ids.discard(channel_id)
-
-    def forget_guild(self, guild_id: int) -> None:
-        self._enabled.pop(guild_id, None)
+    def _threads_seen(self, threads: Iterable[discord.Thread]) -> None:
+        self.indexed.remember_threads(threads)
 
     def track(self, view: discord.ui.View) -> None:
         """Remember a view so that closing the bot stops its timeout."""

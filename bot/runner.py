@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import discord
 
 from bot.client import KindredBot
@@ -25,6 +26,10 @@ NO_TOKEN = (
 BAD_TOKEN = (
     f"Discord rejected the token in {TOKEN_ENV}: copy a fresh one from the Developer Portal "
     "(Bot → Reset Token) and try again."
+)
+UNREACHABLE = (
+    "Discord could not be reached ({reason}): check this machine's network connection, DNS and "
+    "proxy settings, then run `kindred run` again."
 )
 NO_INTENTS = (
     "Discord refused the privileged intents: enable Message Content Intent and Server Members "
@@ -47,7 +52,7 @@ def load(config: Path | None, data_dir: Path | None) -> BotSettings:
     try:
         return load_bot_settings(config).with_data_dir(data_dir)
     except KindredError as exc:
-        raise StartupError(f"{exc.detail} (fix kindred.toml or pass --config)") from None
+        raise StartupError(exc.detail) from None
 
 
 ServiceFactory = Callable[[BotSettings], KnowledgeService]
@@ -68,6 +73,8 @@ async def run_bot(
                 raise StartupError(BAD_TOKEN) from None
             except discord.PrivilegedIntentsRequired:
                 raise StartupError(NO_INTENTS) from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                raise StartupError(UNREACHABLE.format(reason=type(exc).__name__)) from None
     finally:
         await asyncio.to_thread(service.flush, force=True)
         service.close()

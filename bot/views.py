@@ -93,7 +93,7 @@ class ResultsView(AskerOnlyView):
         self.render = render
         self.page_size = page_size
         self.page = 0
-        self._sync_buttons()
+        self._refresh_buttons()
 
     @property
     def pages(self) -> int:
@@ -103,7 +103,7 @@ class ResultsView(AskerOnlyView):
         start = self.page * self.page_size
         return self.render(self.hits[start : start + self.page_size], start, len(self.hits))
 
-    def _sync_buttons(self) -> None:
+    def _refresh_buttons(self) -> None:
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages - 1
         self.position.label = f"{self.page + 1}/{self.pages}"
@@ -128,7 +128,7 @@ class ResultsView(AskerOnlyView):
 
     async def _turn(self, interaction: discord.Interaction[Any], step: int) -> None:
         self.page = min(max(self.page + step, 0), self.pages - 1)
-        self._sync_buttons()
+        self._refresh_buttons()
         await edit_response(interaction, embed=self.embed(), view=self)
 
     def disable_all(self) -> None:

@@ -9,13 +9,15 @@ from importlib import resources
 from pathlib import Path
 
 from kindred.cli.progress import progress_bar
-from kindred.files.jsonl import stable_id
-from kindred.files.loading import load_file, read_file
+from kindred.files.jsonl import channel_id_for
+from kindred.files.loading import load_posts, read_file
+from knowledge.directory import Directory
 from knowledge.records import SearchHit
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 
 DEMO_GUILD = 1
+DEMO_GUILD_NAME = "Kindred Demo"
 
 
 def demo_file(name: str) -> Path:
@@ -28,13 +30,13 @@ class DemoStep:
     hits: list[SearchHit]
 
 
-def load_demo(service: KnowledgeService) -> int:
+def load_demo(service: KnowledgeService, directory: Directory | None = None) -> int:
     """Index the sample community (idempotent: a second run embeds nothing new)."""
     path = demo_file("demo_community.jsonl")
     posts, bad = read_file(path, DEMO_GUILD)
-    service.register_guild(DEMO_GUILD, "Kindred Demo")
+    service.register_guild(DEMO_GUILD, DEMO_GUILD_NAME)
     with progress_bar("Indexing the demo community", len(posts)) as advance:
-        result = load_file(service, path, DEMO_GUILD, advance, posts, bad)
+        result = load_posts(service, DEMO_GUILD, posts, bad, advance, directory)
     return result.report.inserted + result.report.updated + result.report.unchanged
 
 
@@ -50,7 +52,7 @@ def run_demo_queries(service: KnowledgeService, limit: int = 3) -> list[DemoStep
         after = datetime.fromisoformat(item["after"]).replace(tzinfo=UTC)
         scope = SearchScope(
             guild_id=DEMO_GUILD,
-            channel_ids=frozenset({stable_id("channel", item["channel"])}),
+            channel_ids=frozenset({channel_id_for(item["channel"], DEMO_GUILD)}),
             after=after,
         )
         title = f"Search in #{item['channel']} since {item['after']}: “{item['text']}”"

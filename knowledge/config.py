@@ -76,6 +76,14 @@ class SearchSettings(_Table):
 
     max_query_chars: int = Field(2_000, ge=10, description="Longer queries are refused.")
     page_size: int = Field(5, ge=1, le=25, description="Results per page in Discord.")
+    relevance_floor: float = Field(
+        0.40,
+        ge=-1,
+        le=1,
+        description="A hit whose cosine similarity to the query is below this is not shown as "
+        'an answer ("nothing close"). At 0.40, 0.1-6% of the dev queries that have a relevant '
+        "post in their top 10 are cut, depending on the set (benchmarks/retrieval.py).",
+    )
     fusion: FusionSettings = FusionSettings()
 
 
@@ -132,21 +140,64 @@ class KindredSettings(_Table):
         return self.model_copy(update={"storage": storage})
 
 
+_KIND_WORDS = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text in quotes",
+    "path_type": "must be a path in quotes",
+    "model_type": "must be a table",
+    "dict_type": "must be a table",
+    "missing": "is required",
+}
+
+
 def _first_error(exc: ValidationError) -> str:
+    """The first problem in plain words: `setting search.page_size must be at least 1 (it is 0)`."""
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    return f"{where}: {err['msg']}"
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "extra_forbidden":
+        return (
+            f"{where} is not a setting Kindred knows (check its spelling and its [table] "
+            "against config.example.toml)"
+        )
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        rule = f"must be {words} {ctx.get(key)}"
+    elif kind == "literal_error":
+        rule = f"must be {ctx.get('expected')}"
+    else:
+        rule = _KIND_WORDS.get(kind) or str(err["msg"]).replace("Input should be", "must be")
+    shown = repr(value) if isinstance(value, str | int | float | bool) else ""
+    return f"setting {where} {rule}" + (f" (it is {shown})" if shown and len(shown) < 60 else "")
 
 
 SettingsT = TypeVar("SettingsT", bound=KindredSettings)
 
 
-def parse_settings(raw: dict[str, Any], model: type[SettingsT] = KindredSettings) -> SettingsT:  # type: ignore[assignment]
-    """Validate a parsed TOML mapping; raise ConfigError naming the first bad setting."""
+def parse_settings(
+    raw: dict[str, Any],
+    model: type[SettingsT] = KindredSettings,  # type: ignore[assignment]
+    source: Path | None = None,
+) -> SettingsT:
+    """Validate a parsed TOML mapping; raise ConfigError naming the file and the first bad
+    setting in plain words."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"invalid setting {_first_error(exc)}") from exc
+        prefix = f"{source}: " if source is not None else "invalid "
+        raise ConfigError(prefix + _first_error(exc)) from exc
 
 
 def load_settings(
@@ -158,14 +209,20 @@ def load_settings(
     candidate = explicit or Path("kindred.toml")
     if not candidate.exists():
         if explicit is not None:
-            raise ConfigError(f"config file {candidate} does not exist")
+            via = f" (from ${CONFIG_ENV})" if path is None else ""
+            raise ConfigError(f"config file {candidate}{via} does not exist")
         settings = model()
     else:
         try:
             raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {candidate}: {exc}") from exc
-        settings = parse_settings(raw, model)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"cannot read config file {candidate}: not valid TOML ({exc})"
+            ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot read config file {candidate}: {reason}") from exc
+        settings = parse_settings(raw, model, candidate)
     if os.environ.get(DATA_DIR_ENV):
         settings = settings.with_data_dir(Path(os.environ[DATA_DIR_ENV]))
     return settings

@@ -64,3 +64,21 @@ class ConfigError(KindredError):
     """The configuration file is missing, unreadable or invalid."""
 
     user_message = "Kindred's configuration is invalid."
+
+
+class StoreDamaged(KindredError):
+    """The database file is empty, malformed or not a Kindred store; it was refused untouched."""
+
+    user_message = "Kindred's database is damaged; an admin needs to restore it from a backup."
+
+
+class StoreUnwritable(KindredError):
+    """The data folder, its database or its disk cannot be written; reading may still work."""
+
+    user_message = "Kindred can't save changes right now; an admin needs to check its data folder."
+
+
+class StoreTooNew(KindredError):
+    """The database was migrated by a newer Kindred than this one."""
+
+    user_message = "Kindred's database is from a newer version; an admin needs to upgrade Kindred."

@@ -2,27 +2,43 @@
 
 Idempotent by (guild, external id): the same message updates its row, unchanged text is not embedded
 again, an edit re-embeds. Each batch is one SQL transaction; a bad post becomes a recorded skip and
-never costs the rest of its batch. Vectors are written to SQL before faiss, so a crash at any point
-is repaired by `catch_up`, which embeds whatever SQL holds without a current vector.
+never costs the rest of its batch (fields are checked first, and a batch the database still refuses
+is retried post by post). Vectors are written to SQL before faiss, so a crash at any point is
+repaired by `catch_up`, which embeds whatever SQL holds without a current vector.
+
+Two units of the store's one writer (`Store.lock`) per batch: (1) gates, upsert, commit, then the
+catalog and condition vectors; (2) after encoding (outside the lock), a re-check that each post
+still exists with the same content hash, the vector rows, commit, then faiss. No delete can land
+between a commit and the in-memory state that mirrors it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from knowledge.config import IngestSettings
 from knowledge.embeddings import Embedder, Vectors
 from knowledge.errors import InvalidInput
 from knowledge.records import Flag, IngestReport, PostRecord, Skip
-from knowledge.store.models import Guild, Member, Post, PostVector, utcnow
+from knowledge.store.models import (
+    EXTERNAL_ID_CHARS,
+    Guild,
+    Member,
+    Post,
+    PostKind,
+    PostVector,
+    utcnow,
+)
 from knowledge.store.store import Store
-from knowledge.text import CleanText, clean_post_text, content_hash
+from knowledge.store.upsert import insert_ignore
+from knowledge.text import CleanText, SkipReason, clean_post_text, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +51,9 @@ Assess = Callable[[Sequence[str], Vectors], Sequence[tuple[str, tuple[str, ...]]
 Gate = Callable[[int, Sequence[PostRecord]], Mapping[str, str]]
 
 SKIP_CHANNEL_NOT_ENABLED = "channel_not_enabled"
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ID = 2**63 - 1  # BIGINT
+_KINDS = frozenset(kind.value for kind in PostKind)
 
 
 @dataclass(frozen=True)
@@ -55,12 +74,13 @@ class Ingestor:
         embedder: Embedder,
         settings: IngestSettings,
         assess: Assess | None = None,
+        gates: Sequence[Gate] = (),
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.assess = assess
-        self.gates: list[Gate] = []
+        self.gates: tuple[Gate, ...] = tuple(gates)  # wired once, by whoever builds the ingestor
 
     def ingest(
         self, records: Sequence[PostRecord], progress: Progress | None = None
@@ -75,25 +95,47 @@ class Ingestor:
         return report
 
     def _ingest_batch(self, batch: Sequence[PostRecord]) -> IngestReport:
-        report = IngestReport(received=len(batch))
-        pending: list[_Pending] = []
-        touched: list[Post] = []
-        changed: list[Post] = []
-        # Gates (consent, tombstones) and the upsert run under the one writer lock, so a member's
-        # delete cannot slip between the check and the write.
-        with self.store.lock:
-            accepted = self._validate(batch, report)
-            if not accepted:
-                return report
-            touched, changed, pending, conditions = self._store_batch(accepted, report)
-        for guild_id in {p.guild_id for p in touched}:
-            self.store.apply_committed(guild_id, [p for p in touched if p.guild_id == guild_id])
-            mine = {p.id: conditions[p.id] for p in changed if p.guild_id == guild_id and p.id}
-            self.store.apply_conditions(guild_id, mine)
+        report, pending = self._store_isolating(batch)
         embedded, flags = self._embed(pending)
         report.embedded += embedded
         report.flagged.extend(flags)
         return report
+
+    def _store_isolating(self, batch: Sequence[PostRecord]) -> tuple[IngestReport, list[_Pending]]:
+        """`_store_unit`; when the database refuses a post's values, the batch is stored post by
+        post and the refused post alone becomes a skip (the transaction rolled back: nothing
+        half-written, and the in-memory state only follows commits)."""
+        try:
+            return self._store_unit(batch)
+        except _DATA_ERRORS as exc:
+            if not _is_data_error(exc):
+                raise
+            if len(batch) == 1:
+                problem = type(getattr(exc, "orig", None) or exc).__name__
+                log.warning("a post the database refused (%s) was skipped", problem)
+                skip = Skip(_printable_id(batch[0]), SkipReason.BAD_RECORD, detail=problem)
+                return IngestReport(received=1, skipped=[skip]), []
+        report, pending = IngestReport(), []
+        for record in batch:
+            one_report, one_pending = self._store_isolating([record])
+            report.merge(one_report)
+            pending.extend(one_pending)
+        return report, pending
+
+    def _store_unit(self, batch: Sequence[PostRecord]) -> tuple[IngestReport, list[_Pending]]:
+        """One unit of the writer: gates (consent, tombstones), upsert and commit, then the
+        catalog and condition vectors; a delete waits for all of it, or runs before any of it."""
+        report = IngestReport(received=len(batch))
+        with self.store.lock:
+            accepted = self._validate(batch, report)
+            if not accepted:
+                return report, []
+            touched, changed, pending, conditions = self._store_batch(accepted, report)
+            for guild_id in sorted({p.guild_id for p in touched}):
+                self.store.apply_committed(guild_id, [p for p in touched if p.guild_id == guild_id])
+                mine = {p.id: conditions[p.id] for p in changed if p.guild_id == guild_id and p.id}
+                self.store.apply_conditions(guild_id, mine)
+        return report, pending
 
     def _store_batch(
         self, accepted: list[tuple[PostRecord, CleanText]], report: IngestReport
@@ -112,10 +154,16 @@ class Ingestor:
     def _validate(
         self, batch: Sequence[PostRecord], report: IngestReport
     ) -> list[tuple[PostRecord, CleanText]]:
+        checked: list[PostRecord] = []
+        for given in batch:
+            try:
+                checked.append(checked_record(given))
+            except InvalidInput as exc:
+                report.skipped.append(Skip(_printable_id(given), exc.reason, detail=str(exc)))
         enabled: dict[int, set[int]] = {}
         latest: dict[tuple[int, str], tuple[PostRecord, CleanText]] = {}
-        blocked = self._blocked(batch)
-        for record in batch:
+        blocked = self._blocked(checked)
+        for record in checked:
             reason = blocked.get((record.guild_id, record.external_id))
             if reason is not None:
                 report.skipped.append(Skip(record.external_id, reason))
@@ -151,11 +199,16 @@ class Ingestor:
         report: IngestReport,
         changed: list[Post],
     ) -> list[Post]:
-        session.execute(sqlite_insert(Guild).values(id=guild_id).on_conflict_do_nothing())
+        insert_ignore(session, Guild, {"id": guild_id, "created_at": utcnow()}, ["id"])
         members = {(r.author_id, r.author_handle) for r, _ in group}
         for author_id, handle in members:
-            stmt = sqlite_insert(Member).values(guild_id=guild_id, user_id=author_id, handle=handle)
-            session.execute(stmt.on_conflict_do_nothing())
+            values = {
+                "guild_id": guild_id,
+                "user_id": author_id,
+                "handle": handle,
+                "first_seen_at": utcnow(),
+            }
+            insert_ignore(session, Member, values, ["guild_id", "user_id"])
         ids = [r.external_id for r, _ in group]
         query = select(Post).where(Post.guild_id == guild_id, col(Post.external_id).in_(ids))
         existing = {p.external_id: p for p in session.exec(query).all()}
@@ -215,6 +268,23 @@ class Ingestor:
         vectors = self.embedder.encode([p.text for p in pending])
         verdicts = list(self.assess([p.text for p in pending], vectors)) if self.assess else None
         levels = [level for level, _ in verdicts] if verdicts is not None else None
+        # One unit of the writer: re-check, write and commit the vectors, then faiss and the
+        # catalog, before any delete may run. A post deleted or edited while it was being
+        # encoded is left out (a later pass embeds the new text).
+        with self.store.lock:
+            written = self._write_vectors(pending, vectors, levels)
+            flagged = self._changed_posts([i.post_id for i, _ in written]) if levels else []
+            for guild_id in sorted({item.guild_id for item, _ in written}):
+                mine = [(item, row) for item, row in written if item.guild_id == guild_id]
+                self.store.add_vectors(
+                    guild_id,
+                    [item.post_id for item, _ in mine],
+                    vectors[[row for _, row in mine]],
+                    [item.digest for item, _ in mine],
+                )
+            for guild_id in sorted({p.guild_id for p in flagged}):
+                self.store.apply_committed(guild_id, [p for p in flagged if p.guild_id == guild_id])
+        # Only posts still stored are reported (no alert about a post its author just erased).
         flags = [
             Flag(
                 p.guild_id,
@@ -225,9 +295,16 @@ class Ingestor:
                 level,
                 reasons,
             )
-            for p, (level, reasons) in zip(pending, verdicts or [], strict=False)
-            if p.post is not None and level != "none"
+            for p, row in written
+            if p.post is not None and verdicts is not None
+            for level, reasons in [verdicts[row]]
+            if level != "none"
         ]
+        return len(written), flags
+
+    def _write_vectors(
+        self, pending: list[_Pending], vectors: Vectors, levels: list[str] | None
+    ) -> list[tuple[_Pending, int]]:
         written: list[tuple[_Pending, int]] = []
         with self.store.write() as session:
             hashes = dict(
@@ -239,7 +316,7 @@ class Ingestor:
             )
             for row, item in enumerate(pending):
                 if hashes.get(item.post_id) != item.digest:
-                    continue  # edited or deleted meanwhile; a later pass embeds the new text
+                    continue  # edited or deleted while encoding
                 vector = PostVector(
                     post_id=item.post_id,
                     content_hash=item.digest,
@@ -253,24 +330,11 @@ class Ingestor:
                         post.crisis_level = levels[row]
                         session.add(post)
                 written.append((item, row))
-            flagged = (
-                self._changed_posts(session, [i.post_id for i, _ in written]) if levels else []
-            )
-        with self.store.lock:
-            for guild_id in {item.guild_id for item, _ in written}:
-                mine = [(item, row) for item, row in written if item.guild_id == guild_id]
-                self.store.vector_index(guild_id).add(
-                    [item.post_id for item, _ in mine],
-                    vectors[[row for _, row in mine]],
-                    [item.digest for item, _ in mine],
-                )
-            for guild_id in {p.guild_id for p in flagged}:
-                self.store.apply_committed(guild_id, [p for p in flagged if p.guild_id == guild_id])
-        return len(written), flags
+        return written
 
-    @staticmethod
-    def _changed_posts(session: Session, post_ids: list[int]) -> list[Post]:
-        return list(session.exec(select(Post).where(col(Post.id).in_(post_ids))).all())
+    def _changed_posts(self, post_ids: list[int]) -> list[Post]:
+        with self.store.session() as session:
+            return list(session.exec(select(Post).where(col(Post.id).in_(post_ids))).all())
 
     def catch_up(self, guild_id: int | None = None, progress: Progress | None = None) -> int:
         """Embed every stored post that has no current vector (after a crash or a model change)."""
@@ -299,3 +363,76 @@ class Ingestor:
         if todo:
             log.info("caught up %d post vectors", done)
         return done
+
+
+# -- the fields of a record ------------------------------------------------------------------------
+
+
+def checked_record(record: PostRecord) -> PostRecord:
+    """`record` with its dates in UTC, or InvalidInput with a skip reason (`SkipReason`) when a
+    field cannot be stored as it is: ids are never truncated (two would merge), dates never
+    guessed. A naive date is taken as UTC (as Discord and the file readers give UTC)."""
+    external_id = record.external_id
+    if not isinstance(external_id, str) or not external_id:
+        raise InvalidInput(SkipReason.BAD_ID, "the message id is missing or not text")
+    if len(external_id) > EXTERNAL_ID_CHARS:
+        raise InvalidInput(
+            SkipReason.ID_TOO_LONG, f"the message id is longer than {EXTERNAL_ID_CHARS} characters"
+        )
+    if record.reply_to is not None and (
+        not isinstance(record.reply_to, str) or len(record.reply_to) > EXTERNAL_ID_CHARS
+    ):
+        raise InvalidInput(
+            SkipReason.ID_TOO_LONG,
+            f"the reply id is not text of at most {EXTERNAL_ID_CHARS} characters",
+        )
+    numbers = {
+        "guild": record.guild_id,
+        "channel": record.channel_id,
+        "author": record.author_id,
+        "thread": record.thread_id,
+    }
+    for name, value in numbers.items():
+        if value is None and name == "thread":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+            raise InvalidInput(SkipReason.BAD_ID, f"the {name} id is not a 63-bit number")
+    if not isinstance(record.kind, str) or record.kind not in _KINDS:
+        raise InvalidInput(SkipReason.BAD_RECORD, "the post kind is not known")
+    if record.author_handle is not None and not isinstance(record.author_handle, str):
+        raise InvalidInput(SkipReason.BAD_RECORD, "the author's name is not text")
+    created = _utc(record.created_at, "created_at")
+    edited = None if record.edited_at is None else _utc(record.edited_at, "edited_at")
+    return replace(record, created_at=created, edited_at=edited)
+
+
+def _utc(moment: object, name: str) -> datetime:
+    if not isinstance(moment, datetime):
+        raise InvalidInput(SkipReason.BAD_DATE, f"{name} is not a date and time")
+    try:
+        utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInput(SkipReason.BAD_DATE, f"{name} is out of range in UTC") from exc
+    if utc < EARLIEST:
+        raise InvalidInput(SkipReason.BAD_DATE, f"{name} is before 1970")
+    return utc
+
+
+def _printable_id(record: PostRecord) -> str:
+    """The record's id for a skip report: never longer than the store would keep."""
+    value = str(record.external_id)
+    return value if len(value) <= EXTERNAL_ID_CHARS else value[: EXTERNAL_ID_CHARS - 1] + "…"
+
+
+# Errors the database raises for a value it cannot store (not for a database that is unwell).
+_DATA_ERRORS = (OverflowError, sa.exc.StatementError)
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    if isinstance(exc, sa.exc.DataError):
+        return True  # PostgreSQL: a value too long or out of range for its column
+    if isinstance(exc, sa.exc.DBAPIError):
+        return False  # integrity, operational, internal errors: the store refuses every post
+    if isinstance(exc, sa.exc.StatementError):
+        return isinstance(exc.orig, OverflowError | ValueError | TypeError)
+    return isinstance(exc, OverflowError)

@@ -114,6 +114,11 @@ class SearchHit:
     channel_name: str | None = None
     thread_name: str | None = None
     author_handle: str | None = None
+    similarity: float | None = None
+    """Plain cosine similarity of the post to the query (None when ranked by full text alone)."""
+    close: bool = True
+    """Whether the hit clears the calibrated relevance floor (`search.relevance_floor`); a hit
+    that does not is no answer: show it, if at all, under "nothing close was found"."""
 
     @property
     def snippet_text(self) -> str:
@@ -128,6 +133,9 @@ class SearchPage:
     total: int
     offset: int
     page_size: int
+    nothing_close: bool = False
+    """No hit of the whole result list clears the relevance floor (or there is no hit): say
+    that nothing close was found; the hits, if shown, are only the nearest posts."""
 
     @property
     def has_next(self) -> bool:

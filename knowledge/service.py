@@ -1,6 +1,11 @@
 """The one object the bot (and the CLI) holds: a synchronous facade over store, ingest and search.
 
-Everything here may block (encode, faiss, SQL); the bot calls it off the event loop.
+Everything here may block (encode, faiss, SQL); the bot calls it off the event loop. The service
+writes no SQL of its own: rows are read and written by `knowledge.store` (guild and channel rows
+in `store.channels`), and every removal goes through the one erase path
+(`knowledge.privacy.erase`, reached through `privacy.erase`). It builds every part once, wires
+the ingest gates and read policies in its constructor, and exposes the sub-services callers use
+as read-only properties (`privacy`, `safety_desk`, `checkpoints`).
 """
 
 from __future__ import annotations
@@ -12,23 +17,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, func, select
 
 from knowledge.conditions import default_tagger
 from knowledge.config import KindredSettings
+from knowledge.directory import Directory
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 from knowledge.errors import NotFound
 from knowledge.ingest import Ingestor, Progress
 from knowledge.privacy.consent import PrivacyManager
+from knowledge.privacy.erase import ChannelTarget, GuildTarget, MessagesTarget
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
 from knowledge.safety.assessment import SafetyAssessment, SafetyAssessor
 from knowledge.safety.desk import SafetyDesk
 from knowledge.scope import SearchScope
 from knowledge.search.fusion import Mode
 from knowledge.search.retrieval import Searcher
-from knowledge.store.models import Channel, ChannelKind, Guild, Post, PostVector
+from knowledge.store.channels import GuildChannels
+from knowledge.store.checkpoints import BackfillCheckpoints
 from knowledge.store.store import Store
 from knowledge.text import clean_query
 
@@ -81,23 +86,54 @@ class KnowledgeService:
             ivf_threshold=settings.vector_index.ivf_threshold,
             nprobe=settings.vector_index.ivf_nprobe,
         )
+        # One consent manager (one consent cache) per service; its gate and read policy are
+        # wired here, once: callers can narrow a scope, never widen it.
+        self._privacy = PrivacyManager(self.store)
+        self._read_policies: tuple[Callable[[SearchScope], SearchScope], ...] = (
+            self._privacy.read_policy,
+        )
         self.ingestor = Ingestor(
-            self.store, self.embedder, settings.ingest, self.safety.assess_for_ingest
+            self.store,
+            self.embedder,
+            settings.ingest,
+            self.safety.assess_for_ingest,
+            gates=(self._privacy.ingest_gate,),
         )
         self.searcher = Searcher(self.store, self.embedder, settings.search)
-        # Rules applied to every read scope (consent): a caller's scope can only be narrowed.
-        self.read_policies: list[Callable[[SearchScope], SearchScope]] = []
-        self.privacy = PrivacyManager(self.store)
-        self.read_policies.append(self.privacy.read_policy)
-        self.ingestor.gates.append(self.privacy.ingest_gate)
-        self.safety_desk = SafetyDesk(self.store, settings.crisis_response)
+        self.channels = GuildChannels(self.store)
+        self._safety_desk = SafetyDesk(self.store, settings.crisis_response)
+        self._checkpoints = BackfillCheckpoints(self.store)
+        self._directory = Directory(self.store)
         self._last_save = time.monotonic()
+
+    # -- sub-services ---------------------------------------------------------------------------
+
+    @property
+    def privacy(self) -> PrivacyManager:
+        """Consent, export, a member's delete, retention: the process's one consent cache."""
+        return self._privacy
+
+    @property
+    def safety_desk(self) -> SafetyDesk:
+        """Crisis-response settings, alerts and claims."""
+        return self._safety_desk
+
+    @property
+    def checkpoints(self) -> BackfillCheckpoints:
+        """How far each channel's history has been read (removed by the erase path on teardown)."""
+        return self._checkpoints
+
+    @property
+    def directory(self) -> Directory:
+        """Members, channels and guilds as Kindred holds them (ids, names, post counts)."""
+        return self._directory
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self, progress: Progress | None = None) -> int:
         """Embed anything left without a vector (a crash, a new model) and load every index."""
-        done = self.ingestor.catch_up(progress=progress)
+        # A read-only store (a folder the process cannot write) serves reads as it is.
+        done = 0 if self.store.read_only else self.ingestor.catch_up(progress=progress)
         for guild_id in self.store.guild_ids():
             self.store.vector_index(guild_id)
         self.store.save_indexes()
@@ -118,46 +154,26 @@ class KnowledgeService:
     # -- guilds and channels ----------------------------------------------------------------------
 
     def register_guild(self, guild_id: int, name: str | None = None) -> None:
-        with self.store.write() as session:
-            stmt = sqlite_insert(Guild).values(id=guild_id, name=name)
-            session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
+        self.channels.register_guild(guild_id, name)
 
     def upsert_channels(self, channels: Sequence[ChannelRecord]) -> None:
         """Record channels and threads as Discord describes them (never changes enablement)."""
-        with self.store.write() as session:
-            for record in channels:
-                session.execute(
-                    sqlite_insert(Guild).values(id=record.guild_id).on_conflict_do_nothing()
-                )
-                values = {
-                    "name": record.name,
-                    "kind": str(record.kind),
-                    "parent_id": record.parent_id,
-                }
-                stmt = sqlite_insert(Channel).values(
-                    id=record.id, guild_id=record.guild_id, indexing_enabled=False, **values
-                )
-                session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+        self.channels.upsert(channels)
 
     def enable_channel(self, guild_id: int, channel: ChannelRecord, enabled_by: int) -> None:
         """The admin action that allows a channel (and its threads) to be indexed."""
-        self.upsert_channels([channel])
-        with self.store.write() as session:
-            row = session.get(Channel, channel.id)
-            assert row is not None
-            row.indexing_enabled, row.enabled_by = True, enabled_by
-            row.enabled_at = datetime.now(UTC)
-            session.add(row)
+        self.channels.enable(channel, enabled_by)
 
     def disable_channel(self, guild_id: int, channel_id: int) -> int:
-        """Stop indexing a channel and purge everything stored from it; returns posts removed."""
-        with self.store.write() as session:
-            row = session.get(Channel, channel_id)
-            if row is None or row.guild_id != guild_id:
-                raise NotFound("that channel is not known to Kindred")
-            row.indexing_enabled = False
-            session.add(row)
-        return self._delete_where(guild_id, col(Post.channel_id) == channel_id)
+        """Stop indexing a channel and erase everything stored from it; returns posts removed.
+
+        Its row and its threads' rows go too (with posts, alerts and backfill checkpoints), so
+        no table keeps a row about the channel; `enable_channel` records it again.
+        """
+        row = self.channels.get(channel_id)
+        if row is None or row.guild_id != guild_id:
+            raise NotFound("that channel is not known to Kindred")
+        return self._privacy.erase(ChannelTarget(guild_id, channel_id)).posts
 
     def is_enabled(self, guild_id: int, channel_id: int) -> bool:
         return channel_id in self.store.enabled_channel_ids(guild_id)
@@ -166,20 +182,13 @@ class KnowledgeService:
         return self.store.enabled_channel_ids(guild_id)
 
     def channel_status(self, guild_id: int) -> list[ChannelStatus]:
-        counts = (
-            select(Post.channel_id, func.count())
-            .where(Post.guild_id == guild_id)
-            .group_by(col(Post.channel_id))
-        )
-        query = select(Channel).where(
-            Channel.guild_id == guild_id, Channel.kind != ChannelKind.THREAD
-        )
-        with self.store.session() as session:
-            per_channel = {int(c): int(n) for c, n in session.exec(counts).all()}
-            rows = session.exec(query).all()
+        rows = self.channels.with_post_counts(guild_id)
+        rows.sort(key=lambda r: (not r.channel.indexing_enabled, r.channel.name or ""))
         return [
-            ChannelStatus(r.id, r.name, r.kind, r.indexing_enabled, per_channel.get(r.id, 0))
-            for r in sorted(rows, key=lambda r: (not r.indexing_enabled, r.name or ""))
+            ChannelStatus(
+                r.channel.id, r.channel.name, r.channel.kind, r.channel.indexing_enabled, r.posts
+            )
+            for r in rows
         ]
 
     # -- ingest and delete -------------------------------------------------------------------------
@@ -200,54 +209,29 @@ class KnowledgeService:
         return report
 
     def delete_messages(self, guild_id: int, external_ids: Sequence[str]) -> int:
-        return self._delete_where(guild_id, col(Post.external_id).in_(list(external_ids)))
+        """Messages deleted on Discord: gone from search at once, bytes scrubbed by `maintain`."""
+        target = MessagesTarget(guild_id, tuple(external_ids))
+        return self._privacy.erase(target, scrub_files=False).posts
 
     def delete_thread(self, guild_id: int, thread_id: int) -> int:
-        return self._delete_where(guild_id, col(Post.thread_id) == thread_id)
+        """A thread deleted on Discord: its posts, row, alerts and checkpoint go."""
+        return self._privacy.erase(ChannelTarget(guild_id, thread_id), scrub_files=False).posts
 
     def purge_channel(self, guild_id: int, channel_id: int) -> int:
-        removed = self._delete_where(guild_id, col(Post.channel_id) == channel_id)
-        with self.store.write() as session:
-            session.execute(
-                sa.delete(Channel).where(
-                    (col(Channel.id) == channel_id) | (col(Channel.parent_id) == channel_id)
-                )
-            )
-        return removed
+        """A channel deleted on Discord: erase it with its threads (as `disable_channel`)."""
+        return self._privacy.erase(ChannelTarget(guild_id, channel_id)).posts
 
     def purge_guild(self, guild_id: int) -> int:
-        """Remove everything held about a guild (the bot was removed from it)."""
-        removed = self._delete_where(guild_id, sa.true())
-        with self.store.write() as session:
-            session.execute(sa.delete(Channel).where(col(Channel.guild_id) == guild_id))
-            session.execute(
-                sa.text("DELETE FROM member WHERE guild_id = :g").bindparams(g=guild_id)
-            )
-            session.execute(sa.delete(Guild).where(col(Guild.id) == guild_id))
-        self.store.drop_index(guild_id)
-        self.privacy.forget_guild(guild_id)
-        self.store.compact_text_index()
-        return removed
+        """Remove everything held about a guild (the bot was removed from it): every row of every
+        table that names it, its index files, and the deleted bytes."""
+        return self._privacy.erase(GuildTarget(guild_id)).posts
 
     def maintain(self, now: datetime | None = None) -> int:
         """Periodic upkeep: apply retention limits, then scrub deleted bytes from every store."""
-        removed = self.privacy.apply_retention(None, now or datetime.now(UTC))
-        self.privacy.compact()
+        removed = self._privacy.apply_retention(None, now or datetime.now(UTC))
+        self._privacy.compact()
         self.flush(force=True)
         return removed
-
-    def _delete_where(self, guild_id: int, condition: sa.ColumnElement[bool]) -> int:
-        with self.store.write() as session:
-            found = session.exec(select(Post.id).where(Post.guild_id == guild_id, condition))
-            ids = [int(i) for i in found.all() if i is not None]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                session.execute(sa.delete(PostVector).where(col(PostVector.post_id).in_(chunk)))
-                session.execute(sa.delete(Post).where(col(Post.id).in_(chunk)))
-        self.store.forget_posts(guild_id, ids)
-        if ids:
-            log.info("guild %s: deleted %d posts", guild_id, len(ids))
-        return len(ids)
 
     def assess(self, text: str) -> SafetyAssessment:
         """Assess a text for crisis language without storing it (e.g. a message being reported)."""
@@ -264,7 +248,7 @@ class KnowledgeService:
 
     def enforce(self, scope: SearchScope) -> SearchScope:
         """The caller's scope narrowed by every read policy (consent)."""
-        for policy in self.read_policies:
+        for policy in self._read_policies:
             scope = policy(scope)
         return scope
 
@@ -278,28 +262,31 @@ class KnowledgeService:
         self, guild_id: int, external_id: str, scope: SearchScope, limit: int = 10
     ) -> list[SearchHit]:
         """Posts like a stored post, excluding the post itself."""
-        with self.store.session() as session:
-            post = session.exec(
-                select(Post).where(Post.guild_id == guild_id, Post.external_id == external_id)
-            ).first()
+        post = self.store.find_post(guild_id, external_id)
         if post is None or post.id is None:
             raise NotFound("that message is not indexed")
         narrowed = replace(scope, exclude_post_ids=scope.exclude_post_ids | {post.id})
-        vector = None
-        with self.store.lock:
-            index = self.store.vector_index(guild_id)
-            if post.id in index:
-                vector = index.reconstruct(np.asarray([post.id], dtype=np.int64))[0]
+        stored = self.store.stored_vectors(guild_id, np.asarray([post.id], dtype=np.int64))[0]
+        vector = stored if stored.any() else None  # a zero row: no vector yet (text is used)
         return self.searcher.search(
             post.content, self.enforce(narrowed), limit, query_vector=vector
         )
+
+    def similar_to_message(
+        self, guild_id: int, external_id: str, text: str, scope: SearchScope, limit: int = 10
+    ) -> list[SearchHit]:
+        """Posts like a message: its stored vector when it is indexed, else its text (which is
+        not stored: a message from a channel that is not indexed, or one withheld from Kindred)."""
+        try:
+            return self.similar_to_post(guild_id, external_id, scope, limit)
+        except NotFound:
+            return self.similar_to_text(text, scope, limit)
 
     # -- maintenance -------------------------------------------------------------------------------
 
     def reindex(self, guild_id: int | None = None, progress: Progress | None = None) -> int:
         """Rebuild text and vector indexes from SQL; embeds whatever lacks a current vector."""
-        with self.store.lock, self.store.engine.begin() as connection:
-            connection.exec_driver_sql("INSERT INTO post_fts(post_fts) VALUES ('rebuild')")
+        self.store.rebuild_text_index()
         guilds = [guild_id] if guild_id is not None else self.store.guild_ids()
         for gid in guilds:
             self.store.drop_index(gid)
@@ -310,21 +297,7 @@ class KnowledgeService:
         return done
 
     def stats(self, guild_id: int | None = None) -> Stats:
-        with self.store.session() as session:
-            posts_q = select(func.count()).select_from(Post)
-            vec_q = select(func.count()).select_from(PostVector).join(Post)
-            chan_q = (
-                select(func.count())
-                .select_from(Channel)
-                .where(col(Channel.indexing_enabled).is_(True))
-            )
-            if guild_id is not None:
-                posts_q = posts_q.where(Post.guild_id == guild_id)
-                vec_q = vec_q.where(Post.guild_id == guild_id)
-                chan_q = chan_q.where(Channel.guild_id == guild_id)
-            posts = int(session.exec(posts_q).one())
-            vectors = int(session.exec(vec_q).one())
-            channels = int(session.exec(chan_q).one())
+        counts = self.store.counts(guild_id)
         guilds = [guild_id] if guild_id is not None else self.store.guild_ids()
         indexed = sum(len(self.store.vector_index(g)) for g in guilds)
-        return Stats(len(guilds), channels, posts, vectors, indexed)
+        return Stats(len(guilds), counts.channels_enabled, counts.posts, counts.vectors, indexed)

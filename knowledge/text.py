@@ -28,6 +28,9 @@ class SkipReason:
     INVALID_UTF8 = "invalid_utf8"
     NOT_TEXT = "not_text"
     BAD_RECORD = "bad_record"
+    BAD_DATE = "bad_date"  # a date that is not a datetime, before 1970, or past year 9999 in UTC
+    ID_TOO_LONG = "id_too_long"  # a message id (or reply id) longer than the store keeps
+    BAD_ID = "bad_id"  # a guild, channel, thread or author id that is not a 63-bit number
 
 
 @dataclass(frozen=True)

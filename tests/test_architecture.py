@@ -1,7 +1,7 @@
 """The layout's rules, checked on the source: no import cycles, dependencies flow one way.
 
-The graph is built with `ast` from every module of `knowledge/`, `kindred/` and `bot/`, imports under
-`TYPE_CHECKING` and inside functions included: a type-only cycle is still coupling.
+The graph is built with `ast` from every module of `knowledge/`, `kindred/` and `bot/`, imports
+under `TYPE_CHECKING` and inside functions included: a type-only cycle is still coupling.
 """
 
 from __future__ import annotations
@@ -31,8 +31,12 @@ def project_modules() -> dict[str, Path]:
     return found
 
 
-def imported_names(path: Path, module: str) -> Iterator[str]:
-    """Every module name `path` imports (absolute, relative resolved), at any depth."""
+def imported_names(path: Path, module: str, known: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Every module name `path` imports (absolute, relative resolved), at any depth.
+
+    `from package import submodule` names the submodule only when it is one of `known` (the package
+    itself is already being imported by then); any other `from x import y` also names `x`.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     is_package = path.name == "__init__.py"
     for node in ast.walk(tree):
@@ -45,15 +49,18 @@ def imported_names(path: Path, module: str) -> Iterator[str]:
                 drop = node.level - 1 if is_package else node.level
                 anchor = anchor[: len(anchor) - drop] if drop else anchor
                 base = ".".join([*anchor, base] if base else anchor)
-            yield base
-            yield from (f"{base}.{alias.name}" for alias in node.names)
+            names = [f"{base}.{alias.name}" for alias in node.names]
+            if not all(name in known for name in names):
+                yield base
+            yield from names
 
 
 def import_graph() -> dict[str, set[str]]:
     modules = project_modules()
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        targets = {t for t in imported_names(path, name) if t in modules and t != name}
+        names = imported_names(path, name, frozenset(modules))
+        targets = {t for t in names if t in modules and t != name}
         graph[name] = targets
     return graph
 
@@ -96,8 +103,9 @@ def test_the_graph_sees_type_checking_and_function_level_imports(tmp_path: Path)
     )
     path = tmp_path / "mod.py"
     path.write_text(source)
-    names = set(imported_names(path, "bot.cogs.mod"))
+    names = set(imported_names(path, "bot.cogs.mod", frozenset({"bot.cogs.sibling"})))
     assert {"bot.client", "knowledge.service", "bot.cogs.sibling"} <= names
+    assert "bot.cogs" not in names, "importing a submodule from its package is not an edge"
 
 
 def test_no_import_cycles() -> None:

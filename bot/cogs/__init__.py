@@ -1,1 +1,2 @@
-"""One cog per feature: admin, sync, backfill, search, safety, privacy."""
+"""One cog per feature, each an extension (`async def setup(bot)`) the client loads by name:
+admin, live_index, catch_up, search, safety, privacy."""

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.adapters import IndexableChannel, channel_record
+from bot.client import KindredBot
 from bot.formatting import edit_original, notice_embed, respond, safe_name
+from bot.job_status import checkpoint_text, follow, job_text
 from bot.permissions import can_read, require_manage_guild
-from bot.progress import checkpoint_text, follow, job_text
 from bot.views import ConfirmView
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
 
 CONFIRM_SECONDS = 60.0
 
@@ -57,11 +55,11 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
             )
             return
         bot, service = self.bot, self.bot.service
-        await bot.run_sync(service.register_guild, guild.id, guild.name)
-        await bot.run_sync(
+        await bot.offload.run(service.register_guild, guild.id, guild.name)
+        await bot.offload.run(
             service.enable_channel, guild.id, channel_record(channel), interaction.user.id
         )
-        bot.mark_enabled(guild.id, channel.id, True)
+        bot.indexed.mark_enabled(guild.id, channel.id)
         job = bot.backfill.enqueue(channel)
         header = f"Kindred is enabled in {channel.mention}. Reading its history:"
         await follow(interaction, job, bot.settings.discord.progress_interval_seconds, header)
@@ -75,7 +73,7 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
     ) -> None:
         """Stop indexing a channel and delete everything Kindred stored from it."""
         guild = _guild(interaction)
-        if channel.id not in await self.bot.enabled_ids(guild.id):
+        if channel.id not in await self.bot.indexed.enabled_ids(guild.id):
             await respond(interaction, f"Kindred is not enabled in {channel.mention}.")
             return
         view = ConfirmView(interaction.user.id, timeout=CONFIRM_SECONDS)
@@ -99,25 +97,22 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
 
     async def _purge(self, guild: discord.Guild, channel: IndexableChannel) -> int:
         bot = self.bot
-        await bot.backfill.cancel(channel.id)
-        bot.mark_enabled(guild.id, channel.id, False)
-        removed = await bot.run_sync(bot.service.disable_channel, guild.id, channel.id)
-        await bot.run_sync(bot.backfill.checkpoints.forget_channel, guild.id, channel.id)
-        return removed
+        await bot.indexed.forget_channel(guild.id, channel.id)
+        return await bot.offload.run(bot.service.disable_channel, guild.id, channel.id)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         """Enabled channels, their post counts and backfill progress."""
         guild = _guild(interaction)
         bot = self.bot
-        rows = await bot.run_sync(bot.service.channel_status, guild.id)
+        rows = await bot.offload.run(bot.service.channel_status, guild.id)
         lines: list[str] = []
         for row in (r for r in rows if r.enabled):
             job = bot.backfill.jobs.get(row.channel_id)
             if job is not None:
                 progress = job_text(job)
             else:
-                found = await bot.run_sync(
+                found = await bot.offload.run(
                     bot.backfill.checkpoints.for_channel, guild.id, row.channel_id
                 )
                 progress = checkpoint_text(found, row.channel_id)
@@ -126,7 +121,7 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
             text = "No channel is enabled yet. Use `/kindred enable` on a channel."
         else:
             text = "\n".join(lines)
-        safety = await bot.run_sync(bot.service.safety_desk.config, guild.id)
+        safety = await bot.offload.run(bot.service.safety_desk.config, guild.id)
         if not safety.alerts_configured:
             text += (
                 "\n\n⚠️ Crisis alerts go nowhere: no moderator channel is set. Members whose "
@@ -135,3 +130,7 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
             )
         title = f"Kindred in {safe_name(guild.name, 200)}"
         await respond(interaction, embed=notice_embed(title, text))
+
+
+async def setup(bot: KindredBot) -> None:
+    await bot.add_cog(AdminCog(bot))

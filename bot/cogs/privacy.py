@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.client import KindredBot
 from bot.formatting import (
     edit_original,
     edit_response,
@@ -26,9 +27,6 @@ from bot.formatting import (
 from bot.permissions import require_manage_guild
 from bot.views import AskerOnlyView, ConfirmView
 from knowledge.privacy.export import PrivacySummary
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
 
 log = logging.getLogger(__name__)
 VIEW_SECONDS = 300.0
@@ -75,14 +73,14 @@ class ConsentView(AskerOnlyView):
         self.bot, self.guild_id = bot, guild_id
 
     async def _redraw(self, interaction: discord.Interaction[Any]) -> None:
-        summary = await self.bot.run_sync(
+        summary = await self.bot.offload.run(
             self.bot.service.privacy.summary, self.guild_id, self.asker_id
         )
         await edit_response(interaction, embed=summary_embed(summary), view=self)
 
     async def _set(self, interaction: discord.Interaction[Any], **change: bool) -> None:
         privacy = self.bot.service.privacy
-        await self.bot.run_sync(
+        await self.bot.offload.run(
             lambda: privacy.set_consent(self.guild_id, self.asker_id, by=self.asker_id, **change)
         )
         await self._redraw(interaction)
@@ -131,7 +129,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
     async def view(self, interaction: discord.Interaction[Any]) -> None:
         """What Kindred holds about you here, and your consent choices."""
         guild_id, member_id = self._ids(interaction)
-        summary = await self.bot.run_sync(self.bot.service.privacy.summary, guild_id, member_id)
+        summary = await self.bot.offload.run(self.bot.service.privacy.summary, guild_id, member_id)
         view = ConsentView(self.bot, guild_id, member_id)
         view.origin = interaction
         self.bot.track(view)
@@ -142,7 +140,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
         """Download every row Kindred holds about you in this server (JSON)."""
         guild_id, member_id = self._ids(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await self.bot.run_sync(self.bot.service.privacy.export, guild_id, member_id)
+        data = await self.bot.offload.run(self.bot.service.privacy.export, guild_id, member_id)
         blob = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
         file = discord.File(io.BytesIO(blob), filename=f"kindred-{guild_id}-{member_id}.json")
         await respond(interaction, "Everything Kindred holds about you in this server.", file=file)
@@ -165,7 +163,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
         await confirm.wait()
         if not confirm.value:
             return
-        report = await self.bot.run_sync(
+        report = await self.bot.offload.run(
             self.bot.service.privacy.delete_member, guild_id, member_id
         )
         log.info("member %s deleted their data in guild %s", member_id, guild_id)
@@ -201,7 +199,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
             await respond(interaction, "Opt-out must be announced: choose `announce_in`.")
             return
         privacy = self.bot.service.privacy
-        await self.bot.run_sync(privacy.set_search_mode, guild_id, mode.value, admin)
+        await self.bot.offload.run(privacy.set_search_mode, guild_id, mode.value, admin)
         if announce_in is not None and mode.value == "opt_out":
             text = self.bot.settings.discord.opt_out_announcement
             await send(announce_in, text)
@@ -210,7 +208,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
     @tasks.loop(hours=1.0)
     async def maintenance(self) -> None:
         """Retention limits and scrubbing of deleted bytes, on a schedule."""
-        removed = await self.bot.run_sync(self.bot.service.maintain)
+        removed = await self.bot.offload.run(self.bot.service.maintain)
         if removed:
             log.info("maintenance: %d posts past retention removed", removed)
 
@@ -228,8 +226,12 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="You
         """First contact: a short notice the first time a member uses any Kindred command."""
         if interaction.guild is None:
             return
-        first = await self.bot.run_sync(
+        first = await self.bot.offload.run(
             self.bot.service.privacy.first_contact, interaction.guild.id, interaction.user.id
         )
         if first:
             await respond(interaction, FIRST_CONTACT)
+
+
+async def setup(bot: KindredBot) -> None:
+    await bot.add_cog(PrivacyCog(bot))

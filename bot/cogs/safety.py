@@ -1,29 +1,29 @@
 """Crisis language gets a human: resources for the member, an alert for moderators, reports.
 
-The sync cog hands each new message's flags (from its ingest report) to `handle_flags` in the
-same event handling; the knowledge layer's safety desk decides who hears about it. "I'm on it"
-is a dynamic item, so alert buttons keep working after a restart. `/safety setup` chooses the
-moderator channel and role.
+The live-index cog hands each new message's flags (from its ingest report) to `handle_flags`,
+which this cog registers with the bot, in the same event handling; the knowledge layer's safety
+desk decides who hears about it. "I'm on it" is a dynamic item, so alert buttons keep working
+after a restart. `/safety setup` chooses the moderator channel and role.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.adapters import reported_place
+from bot.client import KindredBot
 from bot.formatting import edit_response, respond, send, truncate
 from bot.permissions import require_manage_guild
 from bot.safety_messages import alert_embed, alert_mentions, resources_message
 from knowledge.records import Flag
 from knowledge.safety.desk import AlertDecision, GuildSafetyConfig
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
+from knowledge.safety.reports import flag_for_report
 
 log = logging.getLogger(__name__)
 REPLY_CHOICES = [
@@ -65,7 +65,7 @@ class ClaimButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: KindredBot = interaction.client  # type: ignore[assignment]
         desk = bot.service.safety_desk
-        alert, first = await bot.run_sync(desk.claim, self.alert_id, interaction.user.id)
+        alert, first = await bot.offload.run(desk.claim, self.alert_id, interaction.user.id)
         if not first:
             await respond(interaction, f"<@{alert.claimed_by}> already has this one.")
             return
@@ -111,8 +111,11 @@ class SafetyCog(commands.Cog):
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.report_menu)
         self.bot.add_dynamic_items(ClaimButton)
+        self.bot.add_flag_handler(self.handle_flags)
 
     async def cog_unload(self) -> None:
+        self.bot.remove_flag_handler(self.handle_flags)
+        self.bot.remove_dynamic_items(ClaimButton)
         self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
 
     # -- detected crisis language ------------------------------------------------------------------
@@ -120,12 +123,12 @@ class SafetyCog(commands.Cog):
     async def handle_flags(self, message: discord.Message, flags: list[Flag]) -> None:
         """Answer the member and alert moderators as the safety desk decides."""
         for flag in flags:
-            decision = await self.bot.run_sync(
+            decision = await self.bot.offload.run(
                 lambda f=flag: self.bot.service.safety_desk.open_alert(
                     f, posted_at=message.created_at
                 )
             )
-            config = await self.bot.run_sync(self.bot.service.safety_desk.config, flag.guild_id)
+            config = await self.bot.offload.run(self.bot.service.safety_desk.config, flag.guild_id)
             if decision.reply_to_member:
                 await self._answer_member(message, config)
             if decision.notify_moderators:
@@ -149,7 +152,7 @@ class SafetyCog(commands.Cog):
             log.warning("guild %s: moderator channel is unavailable", flag.guild_id)
             return False
         desk = self.bot.service.safety_desk
-        alert = await self.bot.run_sync(desk.alert, decision.alert_id)
+        alert = await self.bot.offload.run(desk.alert, decision.alert_id)
         embed = alert_embed(
             level=flag.level,
             reasons=desk.reasons(alert),
@@ -165,7 +168,7 @@ class SafetyCog(commands.Cog):
         ping = f"<@&{decision.ping_role_id}>" if decision.ping_role_id else None
         mentions = alert_mentions(decision.ping_role_id)
         sent = await send(channel, ping, embed=embed, view=view, allowed_mentions=mentions)
-        await self.bot.run_sync(desk.set_alert_message, decision.alert_id, sent.id)
+        await self.bot.offload.run(desk.set_alert_message, decision.alert_id, sent.id)
         return True
 
     # -- reports by members ------------------------------------------------------------------------
@@ -176,7 +179,7 @@ class SafetyCog(commands.Cog):
             raise app_commands.NoPrivateMessage()
         await interaction.response.defer(ephemeral=True, thinking=True)
         desk = self.bot.service.safety_desk
-        config = await self.bot.run_sync(desk.config, interaction.guild.id)
+        config = await self.bot.offload.run(desk.config, interaction.guild.id)
         if not config.alerts_configured:
             await respond(
                 interaction,
@@ -184,19 +187,17 @@ class SafetyCog(commands.Cog):
                 "can't be delivered. Please contact a moderator directly.",
             )
             return
-        assessment = await self.bot.run_sync(self.bot.service.assess, message.content or "")
-        level = "crisis" if assessment.level.value == "crisis" else "concern"
-        thread = message.channel if isinstance(message.channel, discord.Thread) else None
-        flag = Flag(
-            guild_id=interaction.guild.id,
+        assessment = await self.bot.offload.run(self.bot.service.assess, message.content or "")
+        place = reported_place(message.channel, interaction.guild.id)
+        flag = flag_for_report(
+            assessment,
+            guild_id=place.guild_id,
             external_id=str(message.id),
-            channel_id=thread.parent_id if thread and thread.parent_id else message.channel.id,
-            thread_id=thread.id if thread else None,
+            channel_id=place.channel_id,
+            thread_id=place.thread_id,
             author_id=message.author.id,
-            level=level,
-            reasons=assessment.reasons,
         )
-        decision = await self.bot.run_sync(
+        decision = await self.bot.offload.run(
             lambda: desk.open_alert(flag, reported_by=interaction.user.id)
         )
         delivered = await self._alert(flag, decision, config, reported=True)
@@ -243,7 +244,7 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
         guild_id, admin = interaction.guild.id, interaction.user.id
-        config = await self.bot.run_sync(
+        config = await self.bot.offload.run(
             lambda: self.bot.service.safety_desk.configure(
                 guild_id,
                 admin,
@@ -261,5 +262,11 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
         """Show this server's crisis alert settings."""
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
-        config = await self.bot.run_sync(self.bot.service.safety_desk.config, interaction.guild.id)
+        desk = self.bot.service.safety_desk
+        config = await self.bot.offload.run(desk.config, interaction.guild.id)
         await respond(interaction, describe_config(config))
+
+
+async def setup(bot: KindredBot) -> None:
+    await bot.add_cog(SafetyCog(bot))
+    await bot.add_cog(SafetyAdminCog(bot))

@@ -4,21 +4,19 @@ what the asker can read."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.adapters import place_of
+from bot.client import KindredBot
 from bot.formatting import DISCLAIMER, quote_member_text, respond, results_embed, truncate
 from bot.permissions import member_scope
 from bot.views import ResultsView
-from knowledge.errors import InvalidInput, NotFound
+from knowledge.errors import InvalidInput
 from knowledge.records import SearchHit
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
 
 RESULT_LIMIT = 50
 SIMILAR_LIMIT = 15
@@ -85,7 +83,7 @@ class SearchCog(commands.Cog):
         scope = member_scope(
             guild,
             member,
-            await self.bot.enabled_ids(guild.id),
+            await self.bot.indexed.enabled_ids(guild.id),
             channel_ids=frozenset({channel.id}) if channel else None,
             author_ids=frozenset({author.id}) if author else None,
             after=start,
@@ -101,23 +99,24 @@ class SearchCog(commands.Cog):
         """Posts like this message, among channels the asker can read."""
         guild, member = _member(interaction)
         place = place_of(message.channel, guild.id)
-        enabled = await self.bot.enabled_ids(guild.id)
+        enabled = await self.bot.indexed.enabled_ids(guild.id)
         if place is None or place.channel_id not in enabled:
             await respond(interaction, NOT_ENABLED)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         scope = member_scope(guild, member, enabled)
-        service = self.bot.service
-        try:
-            hits = await self._run(
-                service.similar_to_post, guild.id, str(message.id), scope, SIMILAR_LIMIT
-            )
-        except NotFound:
-            hits = await self._run(service.similar_to_text, message.content, scope, SIMILAR_LIMIT)
+        hits = await self._run(
+            self.bot.service.similar_to_message,
+            guild.id,
+            str(message.id),
+            message.content,
+            scope,
+            SIMILAR_LIMIT,
+        )
         await self._show(interaction, "Posts like this one", hits)
 
     async def _run(self, fn: Any, *args: Any) -> list[SearchHit]:
-        hits: list[SearchHit] = await self.bot.run_sync(fn, *args)
+        hits: list[SearchHit] = await self.bot.offload.run(fn, *args)
         return hits
 
     async def _show(
@@ -146,3 +145,7 @@ class SearchCog(commands.Cog):
         view.origin = interaction
         self.bot.track(view)
         await respond(interaction, DISCLAIMER, embed=view.embed(), view=view)
+
+
+async def setup(bot: KindredBot) -> None:
+    await bot.add_cog(SearchCog(bot))

@@ -1,31 +1,48 @@
-"""`kindred privacy`: export, delete and retention for server admins (no Discord connection)."""
+"""`kindred privacy`: export, delete and retention for server admins (no Discord connection).
+
+None of these loads the embedding model. `--member` takes an id or a name (see `kindred members`);
+a request that matches no one fails with one line instead of doing nothing quietly. Deleting asks
+first, or takes `--yes`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from kindred.cli.common import ConfigOpt, DataDir, fail, open_service, settings_for
-from knowledge.errors import KindredError
-from knowledge.privacy.consent import PrivacyManager
+from kindred.cli.common import (
+    ConfigOpt,
+    DataDir,
+    GuildOpt,
+    KindredCommand,
+    YesOpt,
+    directory,
+    fail,
+    new_app,
+    note,
+    opened,
+    resolve_member,
+    say,
+    settings_for,
+)
+from kindred.cli.render import counted
 from knowledge.store.db import PRIVATE_FILE_MODE
 
-app = typer.Typer(
-    help="Members own their data: export, delete, retention.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-out = Console()
-err = Console(stderr=True)
+app = new_app("Members own their data: export, delete, retention.")
 
-GuildOpt = Annotated[int, typer.Option("--guild", help="Guild (server) id.")]
-MemberOpt = Annotated[int, typer.Option("--member", help="Member (user) id.")]
+MemberOpt = Annotated[
+    str,
+    typer.Option(
+        "--member",
+        metavar="ID_OR_NAME",
+        help="The member: a user id, or a name from a loaded file (see kindred members).",
+    ),
+]
 
 
 def write_private_text(path: Path, text: str) -> None:
@@ -36,36 +53,36 @@ def write_private_text(path: Path, text: str) -> None:
     os.chmod(path, PRIVATE_FILE_MODE)
 
 
-@app.command()
+@app.command(cls=KindredCommand)
 def export(
     guild: GuildOpt,
     member: MemberOpt,
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="Write the JSON here (mode 0600), not stdout.")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Write the JSON here (mode 0600), not stdout."),
     ] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
 ) -> None:
     """Everything Kindred holds about one member of one guild, as JSON."""
-    service = open_service(settings_for(config, data_dir))
-    try:
-        data = PrivacyManager(service.store).export(guild, member)
-    finally:
-        service.close()
+    settings = settings_for(config, data_dir)
+    with opened(settings, guild=guild) as service:
+        who = resolve_member(service, guild, member)
+        data = service.privacy.export(guild, who.user_id)
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if out_path is None:
         typer.echo(text)
         return
     write_private_text(out_path, text + "\n")
-    posts = len(data["tables"].get("post", []))
-    err.print(f"Wrote {posts} posts and related rows to {out_path}.")
+    posts = len(data.get("tables", {}).get("post", []))
+    note(f"Wrote {counted(posts, 'post')} and related rows about member {who.label} to {out_path}.")
 
 
-@app.command()
+@app.command(cls=KindredCommand)
 def delete(
     guild: GuildOpt,
     member: MemberOpt,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     vacuum: Annotated[
         bool, typer.Option("--vacuum", help="Also rewrite the database file (VACUUM).")
     ] = False,
@@ -78,51 +95,70 @@ def delete(
     with the bot running, members use /privacy delete.
     """
     settings = settings_for(config, data_dir)
-    if not yes and not typer.confirm(
-        f"Delete everything Kindred holds about member {member} in guild {guild}?"
-    ):
-        err.print("Nothing deleted.")
-        raise typer.Exit(code=1)
-    service = open_service(settings)
-    try:
-        report = PrivacyManager(service.store).delete_member(guild, member, vacuum=vacuum)
-    finally:
-        service.close()
-    rows = ", ".join(f"{name} {count}" for name, count in sorted(report.rows.items()))
-    out.print(
-        f"Deleted {report.posts} posts ({rows}); {report.tombstones} message ids kept as "
-        f"tombstones so they are never indexed again."
+    with opened(settings, guild=guild) as service:
+        who = resolve_member(service, guild, member)
+        question = (
+            f"Delete everything Kindred holds about member {who.label} in guild {guild} "
+            f"({counted(who.posts, 'post')})? This cannot be undone."
+        )
+        if not yes and not typer.confirm(question):
+            note("Nothing deleted.")
+            raise typer.Exit(code=1)
+        report = service.privacy.delete_member(guild, who.user_id, vacuum=vacuum)
+    rows = ", ".join(f"{name} {count}" for name, count in sorted(report.rows.items()) if count)
+    say(
+        f"Deleted {counted(report.posts, 'post')} of member {who.label} from guild {guild}"
+        + (f" (rows: {rows})" if rows else "")
+        + f"; {counted(report.tombstones, 'message id')} kept as tombstones so they are never "
+        "indexed again."
     )
     if not report.wal_truncated:
-        err.print("[yellow]warning:[/yellow] the WAL could not be truncated (database busy).")
+        note("warning: the WAL could not be truncated (database busy); run again later.")
 
 
-@app.command()
+@app.command(cls=KindredCommand)
 def retention(
     guild: GuildOpt,
     days: Annotated[
-        int | None, typer.Option("--days", min=1, help="Keep posts at most this many days.")
+        int | None,
+        typer.Option("--days", metavar="N", min=1, help="Keep posts at most N days."),
     ] = None,
     off: Annotated[bool, typer.Option("--off", help="Keep posts until deleted.")] = False,
-    apply: Annotated[bool, typer.Option("--apply", help="Delete older posts now.")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Delete posts older than the limit now (asks first).")
+    ] = False,
+    yes: YesOpt = False,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Show or set how long a guild's posts are kept; `--apply` deletes older posts now."""
+    """Show or set how long a guild's posts are kept; --apply deletes older posts now."""
     if days is not None and off:
         fail("use either --days or --off")
-    service = open_service(settings_for(config, data_dir))
-    try:
-        manager = PrivacyManager(service.store)
+    settings = settings_for(config, data_dir)
+    with opened(settings, guild=guild) as service:
+        privacy = service.privacy
+        limit = None if off else (days if days is not None else privacy.retention_days(guild))
+        now = datetime.now(UTC)
+        older = directory(service).posts_before(guild, now - timedelta(days=limit)) if limit else 0
+        if apply and older and not yes:
+            question = (
+                f"Delete {counted(older, 'post')} older than {limit} days from guild {guild}? "
+                "This cannot be undone."
+            )
+            if not typer.confirm(question):
+                note("Nothing deleted; retention unchanged.")
+                raise typer.Exit(code=1)
         if days is not None or off:
-            manager.set_retention(guild, None if off else days)
-        current = manager.retention_days(guild)
-        removed = manager.apply_retention(guild, datetime.now(UTC)) if apply else None
-    except KindredError as exc:
-        fail(exc.detail)
-    finally:
-        service.close()
-    kept = "until deleted" if current is None else f"for {current} days"
-    out.print(f"Guild {guild}: posts are kept {kept}.")
-    if removed is not None:
-        out.print(f"Removed {removed} posts older than the retention period.")
+            privacy.set_retention(guild, limit)
+        removed = privacy.apply_retention(guild, now) if apply and older else 0
+    kept = "until deleted" if limit is None else f"for {limit} days"
+    say(f"Guild {guild}: posts are kept {kept}.")
+    if apply and limit is None:
+        say("No retention limit is set: nothing removed.")
+    elif apply:
+        say(f"Removed {counted(removed, 'post')} older than the retention period.")
+    elif older:
+        say(
+            f"{counted(older, 'post')} are older than that: --apply removes them now, and a "
+            "running bot removes them within the hour."
+        )

@@ -1,1 +1,1 @@
-"""Loading communities from files (JSON Lines)."""
+"""Loading communities from files: JSON Lines, and DiscordChatExporter JSON exports."""

@@ -5,6 +5,10 @@ Per member and guild: `searchable` (others may find my posts in search and simil
 posts). The guild's search mode decides what a member who never chose gets: `opt_in` (default,
 nothing shown to others) or `opt_out` (shown unless they said no). A member always finds their own
 posts. Logs carry ids and counts only.
+
+Every removal here (a member's delete or exclusion, a message, retention) and in the service (a
+message, thread, channel or guild) goes through the one erase path, `knowledge.privacy.erase`, by
+way of `PrivacyManager.erase`, which also drops this manager's cached consent of the guild.
 """
 
 from __future__ import annotations
@@ -17,61 +21,50 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from knowledge.errors import InvalidInput, NotFound
-from knowledge.privacy.erase import DeleteReport, purge_member_rows, purge_posts, scrub
+from knowledge.privacy import erase as erasing
+from knowledge.privacy.erase import (
+    DeleteReport,
+    EraseReport,
+    EraseTarget,
+    MemberTarget,
+    MessagesTarget,
+    OlderThanTarget,
+)
 from knowledge.privacy.export import PrivacySummary, export_member, summarize_member
+from knowledge.privacy.state import OPT_IN, OPT_OUT, SEARCH_MODES, ConsentState
 from knowledge.records import PostRecord
 from knowledge.scope import SearchScope
 from knowledge.store.models import (
     ConsentEvent,
     GuildPrivacy,
-    Member,
     MemberConsent,
     MemberNotice,
-    Post,
     PostTombstone,
     utcnow,
 )
 from knowledge.store.store import Store
+from knowledge.store.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
-OPT_IN = "opt_in"
-OPT_OUT = "opt_out"
-SEARCH_MODES = (OPT_IN, OPT_OUT)
 SKIP_MEMBER_EXCLUDED = "member_excluded"
 SKIP_DELETED_BY_MEMBER = "deleted_by_member"
 SKIP_PAST_RETENTION = "past_retention"
-PRIVACY_TABLE_NAMES = ("memberconsent", "consentevent", "posttombstone", "guildprivacy")
-_POST = Post.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
 
 __all__ = [
     "OPT_IN",
     "OPT_OUT",
+    "SEARCH_MODES",
     "ConsentState",
     "DeleteReport",
+    "EraseReport",
     "PrivacyManager",
     "PrivacySummary",
 ]
-
-
-@dataclass(frozen=True)
-class ConsentState:
-    """A member's consent as it applies now (`searchable` already resolves the guild's mode)."""
-
-    guild_id: int
-    member_id: int
-    searchable: bool
-    searchable_choice: bool | None
-    matchable: bool
-    excluded: bool
-    search_mode: str
-    updated_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -278,44 +271,33 @@ class PrivacyManager:
         log.info("guild %s: exported data of member %s", guild_id, member_id)
         return data
 
-    # -- deletion --------------------------------------------------------------------------------
+    # -- deletion ------------------------------------------------------------------------------
+
+    def erase(
+        self, target: EraseTarget, *, scrub_files: bool = True, vacuum: bool = False
+    ) -> EraseReport:
+        """Erase `target` through the one erase path, then drop the guild's cached consent."""
+        try:
+            return erasing.erase(self.store, target, scrub_files=scrub_files, vacuum=vacuum)
+        finally:
+            self.invalidate(target.guild_id)
 
     def delete_member(self, guild_id: int, member_id: int, *, vacuum: bool = False) -> DeleteReport:
-        """Remove the member's posts, member row, consent and history from every store.
+        """Remove every row about the member in this guild from every store.
 
-        Message ids are tombstoned (no text) so a backfill cannot bring the posts back. Refusals
-        survive as a bare row without history (excluded, or searchable=False), so deleting never
-        makes a member more visible than before; agreements (searchable, matchable) are removed.
+        Message ids are tombstoned (ids only) so a backfill cannot bring the posts back; their
+        name is removed from records of changes they made. Refusals survive as a bare row
+        without history (excluded, or searchable=False), so deleting never makes a member more
+        visible than before; agreements (searchable, matchable) are removed.
         """
-        before = self.consent(guild_id, member_id)
-        keep_no = before.searchable_choice is False
-        with self.store.write() as session:
-            ids, tombstones = purge_posts(
-                session,
-                guild_id,
-                _POST.c.author_id == member_id,
-                tombstone_reason=SKIP_DELETED_BY_MEMBER,
-            )
-            rows = purge_member_rows(session, guild_id, member_id)
-            if before.excluded or keep_no:
-                session.add(
-                    MemberConsent(
-                        guild_id=guild_id,
-                        user_id=member_id,
-                        excluded=before.excluded,
-                        searchable=False if keep_no else None,
-                    )
-                )
-        self.invalidate(guild_id)
-        report = DeleteReport(posts=len(ids), rows=rows, tombstones=tombstones)
-        self._finish(guild_id, ids, report, vacuum)
+        target = MemberTarget(guild_id, member_id, tombstone=SKIP_DELETED_BY_MEMBER)
+        report = self.erase(target, vacuum=vacuum)
         log.info(
-            "guild %s: deleted member %s: %d posts, rows %s, %d tombstones, wal_truncated=%s",
+            "guild %s: deleted member %s: %d posts, %d tombstones, wal_truncated=%s",
             guild_id,
             member_id,
             report.posts,
-            report.rows,
-            tombstones,
+            report.tombstones,
             report.wal_truncated,
         )
         return report
@@ -327,38 +309,31 @@ class PrivacyManager:
         either (history no longer has it): the bot's on-delete path calls
         `KnowledgeService.delete_messages`, and a periodic `compact` scrubs those bytes.
         """
-        with self.store.session() as session:
-            post = session.exec(
-                select(Post).where(Post.guild_id == guild_id, Post.external_id == external_id)
-            ).first()
+        post = self.store.find_post(guild_id, external_id)
         if post is None:
             raise NotFound("that message is not stored")
         reason = SKIP_DELETED_BY_MEMBER if post.author_id == by else None
-        with self.store.write() as session:
-            ids, tombstones = purge_posts(
-                session, guild_id, _POST.c.id == post.id, tombstone_reason=reason
-            )
-        report = DeleteReport(posts=len(ids), tombstones=tombstones)
-        self._finish(guild_id, ids, report, vacuum=False)
-        log.info("guild %s: deleted %d message(s), %d tombstoned", guild_id, len(ids), tombstones)
+        report = self.erase(MessagesTarget(guild_id, (external_id,), tombstone=reason))
+        log.info(
+            "guild %s: deleted %d message(s), %d tombstoned",
+            guild_id,
+            report.posts,
+            report.tombstones,
+        )
         return report
 
-    def add_tombstones(
-        self, guild_id: int, member_id: int, external_ids: Sequence[str], reason: str
-    ) -> int:
+    def add_tombstones(self, guild_id: int, external_ids: Sequence[str], reason: str) -> int:
         """Mark messages (verified by the caller as the member's) as never to be indexed."""
         added = 0
         with self.store.write() as session:
             for external_id in external_ids:
-                stmt = sqlite_insert(PostTombstone).values(
-                    guild_id=guild_id,
-                    external_id=external_id,
-                    author_id=member_id,
-                    reason=reason,
-                    created_at=utcnow(),
-                )
-                result = session.execute(stmt.on_conflict_do_nothing())
-                added += int(getattr(result, "rowcount", 0) or 0)
+                values = {
+                    "guild_id": guild_id,
+                    "external_id": external_id,
+                    "reason": reason,
+                    "created_at": utcnow(),
+                }
+                added += insert_ignore(session, PostTombstone, values, ["guild_id", "external_id"])
         return added
 
     def apply_retention(self, guild_id: int | None, now: datetime) -> int:
@@ -372,29 +347,18 @@ class PrivacyManager:
         touched: list[int] = []
         for gid, days in rules:
             cutoff = _aware(now) - timedelta(days=days)
-            with self.store.write() as session:
-                ids, _ = purge_posts(session, gid, _POST.c.created_at < cutoff)
-            self.store.forget_posts(gid, ids)
-            if ids:
+            report = self.erase(OlderThanTarget(gid, cutoff), scrub_files=False)
+            if report.posts:
                 touched.append(gid)
-                total += len(ids)
-                log.info("guild %s: retention removed %d posts", gid, len(ids))
+                total += report.posts
         if touched:
-            scrub(self.store, touched)
+            erasing.scrub(self.store, touched)
         return total
 
     def compact(self, guild_ids: Sequence[int] = ()) -> bool:
         """Scrub after ordinary deletes (messages deleted on Discord); True if the WAL truncated."""
-        truncated, _ = scrub(self.store, list(guild_ids))
+        truncated, _ = erasing.scrub(self.store, list(guild_ids))
         return truncated
-
-    def forget_guild(self, guild_id: int) -> None:
-        """Drop every privacy row of a guild (the bot left it; posts are purged by the service)."""
-        with self.store.write() as session:
-            for name in PRIVACY_TABLE_NAMES:
-                table = SQLModel.metadata.tables[name]
-                session.execute(sa.delete(table).where(table.c.guild_id == guild_id))
-        self.invalidate(guild_id)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -406,24 +370,14 @@ class PrivacyManager:
                 self._views.pop(guild_id, None)
 
     def _delete_posts_of(self, guild_id: int, member_id: int, reason: str) -> DeleteReport:
-        """Exclusion: the member's posts and member row (handle) go; consent rows stay."""
-        with self.store.write() as session:
-            ids, tombstones = purge_posts(
-                session, guild_id, _POST.c.author_id == member_id, tombstone_reason=reason
-            )
-            session.execute(
-                sa.delete(Member).where(
-                    col(Member.guild_id) == guild_id, col(Member.user_id) == member_id
-                )
-            )
-        report = DeleteReport(posts=len(ids), tombstones=tombstones)
-        self._finish(guild_id, ids, report, vacuum=False)
-        log.info("guild %s: member %s excluded: %d posts removed", guild_id, member_id, len(ids))
+        """Exclusion: what the member wrote or is called goes (posts, handle, alerts quoting
+        them); their choices and history stay."""
+        target = MemberTarget(guild_id, member_id, tombstone=reason, exclusion=True)
+        report = self.erase(target)
+        log.info(
+            "guild %s: member %s excluded: %d posts removed", guild_id, member_id, report.posts
+        )
         return report
-
-    def _finish(self, guild_id: int, ids: list[int], report: DeleteReport, vacuum: bool) -> None:
-        self.store.forget_posts(guild_id, ids)
-        report.wal_truncated, report.vacuumed = scrub(self.store, [guild_id], vacuum=vacuum)
 
     def _view(self, guild_id: int) -> _GuildView:
         now = self._clock()

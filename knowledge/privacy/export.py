@@ -1,22 +1,25 @@
-"""What Kindred holds about one member: a short summary and a complete, table-driven export."""
+"""What Kindred holds about one member: a short summary and a complete, table-driven export.
+
+The export reads the member part of the registry (`knowledge.privacy.tables`): every table with a
+member column, the child rows of their posts, and counts of the actor columns naming them.
+Tombstones name no member (message ids only), so they belong to nobody's export.
+"""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
-from knowledge.privacy.tables import ACTOR_COLUMNS, MEMBER_TABLES, POST_CHILD_TABLES
-from knowledge.store.models import ConsentEvent, Post, PostTombstone, utcnow
+from knowledge.privacy.state import ConsentState
+from knowledge.privacy.tables import actor_columns, member_specs, post_child_specs
+from knowledge.store.models import ConsentEvent, Post, utcnow
 from knowledge.store.store import Store
 
-if TYPE_CHECKING:
-    from knowledge.privacy.consent import ConsentState
-
-EXPORT_FORMAT = "kindred-member-export/1"
+EXPORT_FORMAT = "kindred-member-export/2"
 _POST = Post.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
 
@@ -31,7 +34,6 @@ class PrivacySummary:
     posts_by_channel: dict[int, int]
     consent: ConsentState
     consent_changes: int
-    tombstones: int
     retention_days: int | None
     profile: dict[str, Any] | None = None
     pending_introductions: int = 0
@@ -56,14 +58,10 @@ def summarize_member(
         .group_by(_POST.c.channel_id)
     )
     events = ConsentEvent.__table__  # type: ignore[attr-defined]
-    tombs = PostTombstone.__table__  # type: ignore[attr-defined]
     with store.engine.connect() as connection:
         counts = {int(c): int(n) for c, n in connection.execute(by_channel).all()}
         changes = _count(
             connection, events, events.c.guild_id == guild_id, events.c.user_id == member_id
-        )
-        tombstones = _count(
-            connection, tombs, tombs.c.guild_id == guild_id, tombs.c.author_id == member_id
         )
     return PrivacySummary(
         guild_id=guild_id,
@@ -72,7 +70,6 @@ def summarize_member(
         posts_by_channel=counts,
         consent=consent,
         consent_changes=changes,
-        tombstones=tombstones,
         retention_days=retention_days,
         notes=["No profile is kept.", "No introductions are pending."],
     )
@@ -97,36 +94,32 @@ def _rows(connection: sa.Connection, query: sa.Select[Any]) -> list[dict[str, ob
 def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]:
     """Every row about the member in this guild, by table; other members' rows never appear."""
     tables: dict[str, list[dict[str, object]]] = {}
-    counts: dict[str, int] = {}
     actions: dict[str, int] = {}
     with store.engine.connect() as connection:
-        for spec in MEMBER_TABLES:
+        for spec in member_specs():
             table = spec.table
+            assert spec.guild is not None
             where = (
-                table.c[spec.guild_column] == guild_id,
-                table.c[spec.member_column] == member_id,
+                table.c[spec.guild] == guild_id,
+                sa.or_(*(table.c[column] == member_id for column in spec.members)),
             )
-            if spec.export == "count":
-                counts[spec.name] = _count(connection, table, *where)
-            else:
-                query = sa.select(table).where(*where).order_by(*table.primary_key.columns)
-                tables[spec.name] = _rows(connection, query)
+            query = sa.select(table).where(*where).order_by(*table.primary_key.columns)
+            tables[spec.name] = _rows(connection, query)
         post_ids = [int(str(row["id"])) for row in tables.get(_POST.name, [])]
-        for child in POST_CHILD_TABLES:
+        for child in post_child_specs():
             table = child.table
+            assert child.post is not None
             found: list[dict[str, object]] = []
             for start in range(0, len(post_ids), _CHUNK):
                 chunk = post_ids[start : start + _CHUNK]
-                query = sa.select(table).where(table.c[child.post_column].in_(chunk))
+                query = sa.select(table).where(table.c[child.post].in_(chunk))
                 found.extend(_rows(connection, query.order_by(*table.primary_key.columns)))
             tables[child.name] = found
-        for actor in ACTOR_COLUMNS:
-            table = actor.table
-            actions[actor.name] = _count(
-                connection,
-                table,
-                table.c[actor.guild_column] == guild_id,
-                table.c[actor.column] == member_id,
+        for spec, column in actor_columns():
+            table = spec.table
+            assert spec.guild is not None
+            actions[f"{spec.name}.{column}"] = _count(
+                connection, table, table.c[spec.guild] == guild_id, table.c[column] == member_id
             )
     return {
         "format": EXPORT_FORMAT,
@@ -134,11 +127,13 @@ def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]
         "member_id": member_id,
         "exported_at": utcnow().isoformat(),
         "tables": tables,
-        "counts": counts,
         "actions_recorded": actions,
         "notes": {
             "postvector.vector": "the post's embedding: float32 values, little-endian, base64",
-            "counts": "tombstones keep only message ids, so deleted posts are never re-indexed",
             "actions_recorded": "rows naming this member as the one who made a change",
+            "tombstones": (
+                "ids of messages deleted at a member's request are kept so they are never "
+                "indexed again; they name no member, so they are in no member's export"
+            ),
         },
     }

@@ -1,19 +1,48 @@
-"""Which tables hold data about a member: one list each, read by export and delete alike.
+"""The registry of every table: what each of its columns names, read by erase and export alike.
 
-A new table with a member column is added here once; `test_privacy_export` fails until it is
-(every column named like a member id must be covered by one of these lists).
+Every table in `SQLModel.metadata` has one `TableSpec` in `REGISTRY`, which says which column
+holds its guild, which name a channel or thread (a *place*), which name the member a row is
+about, which record who made a change (an *actor*), which tie it to a post, and which name a
+Discord message. `knowledge.privacy.erase` removes data by these declarations alone, and
+`knowledge.privacy.export` exports a member's rows by them, so the two cannot drift apart.
+
+A column that looks like an id of one of those things (by its name, see `column_kind`) must be
+declared, either in a role or in `kept` with the reason it is not erased with what it names;
+`registry_problems` lists every gap and `tests/knowledge/test_erase.py` fails on any. So a new
+table, or a new column, is erased correctly from the day it is added, or a test says why not.
+
+What each role means for erasing (targets are in `knowledge.privacy.erase`):
+
+- `guild`: the row goes when the bot leaves that guild (every table with a guild column).
+- `places`: the row goes with that channel (and its threads) or thread. Discord ids are unique
+  across channels and threads, so a channel id and its threads' ids never collide.
+- `members`: the row is about that member and goes with their delete. With their *exclusion*
+  ("never keep my posts") only rows of `content` tables go: what they wrote or are called.
+- `actors`: who made a change; nulled (not deleted) when that member's data is deleted, because
+  the row itself is about something else (a channel, a setting, another member's alert).
+- `post`: a child of a post (its vector, its condition entries); goes with the post.
+- `messages`: the Discord message a row is; goes whenever that message goes.
+- `authored_messages`: a record about a message that goes with it only when its *author* asks
+  (a safety alert: a moderator who deleted a crisis message on Discord must still be able to
+  claim the alert about it; the author's own delete removes it).
+- `kept`: a column that names something but is deliberately not erased with it, and why.
+- `survivor`: maps a member's row to what may outlive their delete (see `refusal_only`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from knowledge.store.models import (
+    BackfillCheckpoint,
     Channel,
     ConsentEvent,
+    Guild,
     GuildPrivacy,
     GuildSafety,
     Member,
@@ -24,18 +53,95 @@ from knowledge.store.models import (
     PostTombstone,
     PostVector,
     SafetyAlert,
+    StoreMeta,
+    VectorIndexState,
 )
 
-# Column names that identify the member a row is about, and the actor of an action.
+# What a column name says it holds. Used to find columns the registry does not declare.
+GUILD_COLUMN_NAMES = frozenset({"guild_id"})
+PLACE_COLUMN_NAMES = frozenset({"channel_id", "thread_id", "parent_id", "source_id"})
+PLACE_SUFFIX = "_channel_id"
 MEMBER_COLUMN_NAMES = frozenset({"user_id", "author_id", "member_id"})
 ACTOR_SUFFIX = "_by"
+POST_COLUMN_NAMES = frozenset({"post_id"})
+MESSAGE_COLUMN_NAMES = frozenset({"external_id", "message_id"})
+MESSAGE_SUFFIX = "_message_id"
+
+Survivor = Callable[[Mapping[str, Any]], dict[str, Any] | None]
+
+
+def column_kind(name: str) -> str | None:
+    """What a column looks like it names, by its name: guild, place, member, actor, post,
+    message, or None for anything else."""
+    if name in GUILD_COLUMN_NAMES:
+        return "guild"
+    if name in PLACE_COLUMN_NAMES or name.endswith(PLACE_SUFFIX):
+        return "place"
+    if name in MEMBER_COLUMN_NAMES:
+        return "member"
+    if name.endswith(ACTOR_SUFFIX):
+        return "actor"
+    if name in POST_COLUMN_NAMES:
+        return "post"
+    if name in MESSAGE_COLUMN_NAMES or name.endswith(MESSAGE_SUFFIX):
+        return "message"
+    return None
+
+
+def refusal_only(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The part of a member's consent row that outlives their delete: refusals, bare.
+
+    Deleting must never make a member more visible than before: if they were *excluded*, or said
+    they are not *searchable*, a bare row with just that refusal is written back (no history,
+    no `updated_by`, `matchable` False). Agreements are removed with everything else. The kept
+    row names the member because a refusal cannot be kept any other way.
+    """
+    excluded = bool(row.get("excluded"))
+    refused = _said_no(row)
+    if not (excluded or refused):
+        return None
+    return {
+        "guild_id": row["guild_id"],
+        "user_id": row["user_id"],
+        "searchable": False if refused else None,
+        "matchable": False,
+        "excluded": excluded,
+    }
+
+
+def is_refusal_only(row: Mapping[str, Any]) -> bool:
+    """True for a consent row that holds nothing but a refusal (what `refusal_only` writes)."""
+    searchable = row.get("searchable")
+    return (
+        not row.get("matchable")
+        and row.get("updated_by") is None
+        and (searchable is None or not searchable)
+        and (bool(row.get("excluded")) or _said_no(row))
+    )
+
+
+def _said_no(row: Mapping[str, Any]) -> bool:
+    """`searchable` is a stored False (0 from a raw query), not "never chose" (None)."""
+    searchable = row.get("searchable")
+    return searchable is not None and not searchable
 
 
 @dataclass(frozen=True)
-class _ModelRef:
-    """A table given by its SQLModel class."""
+class TableSpec:
+    """One table and what its columns name (see the module docstring for each role)."""
 
     model: type[SQLModel]
+    guild: str | None = None
+    places: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
+    post: str | None = None
+    messages: tuple[str, ...] = ()
+    authored_messages: tuple[str, ...] = ()
+    kept: tuple[tuple[str, str], ...] = ()
+    content: bool = False
+    survivor: Survivor | None = None
+    about: str = ""
 
     @property
     def table(self) -> sa.Table:
@@ -45,78 +151,190 @@ class _ModelRef:
     def name(self) -> str:
         return str(self.table.name)
 
-
-@dataclass(frozen=True)
-class MemberTable(_ModelRef):
-    """Rows of `model` about a member: `guild_column` = guild and `member_column` = member.
-
-    `on_delete`: "delete" removes the rows when the member asks; "keep" keeps them (tombstones,
-    which hold ids only and exist so deleted messages are never indexed again).
-    `export`: "rows" exports every column; "count" only how many rows there are.
-    """
-
-    guild_column: str
-    member_column: str
-    on_delete: str = "delete"
-    export: str = "rows"
-
-
-@dataclass(frozen=True)
-class PostChildTable(_ModelRef):
-    """Rows of `model` that belong to a post through `post_column` (removed with the post)."""
-
-    post_column: str
+    def declared(self) -> dict[str, str]:
+        """column -> role, for every column this spec declares."""
+        roles: dict[str, str] = {}
+        if self.guild is not None:
+            roles[self.guild] = "guild"
+        if self.post is not None:
+            roles[self.post] = "post"
+        for role, names in (
+            ("place", self.places),
+            ("member", self.members),
+            ("actor", self.actors),
+            ("message", self.messages),
+            ("authored_message", self.authored_messages),
+            ("kept", tuple(name for name, _ in self.kept)),
+        ):
+            for name in names:
+                roles[name] = role
+        return roles
 
 
-@dataclass(frozen=True)
-class ActorColumn(_ModelRef):
-    """A column recording which member performed an action (nulled when that member is deleted)."""
-
-    guild_column: str
-    column: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.table.name}.{self.column}"
-
-
-MEMBER_TABLES: tuple[MemberTable, ...] = (
-    MemberTable(Member, "guild_id", "user_id"),
-    MemberTable(Post, "guild_id", "author_id"),
-    MemberTable(MemberConsent, "guild_id", "user_id"),
-    MemberTable(ConsentEvent, "guild_id", "user_id"),
-    MemberTable(PostTombstone, "guild_id", "author_id", on_delete="keep", export="count"),
-    MemberTable(SafetyAlert, "guild_id", "author_id"),
-    MemberTable(MemberNotice, "guild_id", "user_id"),
+REGISTRY: tuple[TableSpec, ...] = (
+    TableSpec(Guild, guild="id", about="a server; the last row to go when the bot leaves it"),
+    TableSpec(
+        Channel,
+        guild="guild_id",
+        places=("id", "parent_id"),
+        actors=("enabled_by",),
+        about="channels and threads; a channel's row and its threads' go when it is disabled",
+    ),
+    TableSpec(
+        Member,
+        guild="guild_id",
+        members=("user_id",),
+        content=True,
+        about="a member of a guild; files may carry a handle, so it goes on exclusion too",
+    ),
+    TableSpec(
+        Post,
+        guild="guild_id",
+        places=("channel_id", "thread_id"),
+        members=("author_id",),
+        messages=("external_id",),
+        content=True,
+        about="what members wrote; `reply_to` names another message and goes with this one",
+    ),
+    TableSpec(PostVector, post="post_id", about="a post's embedding"),
+    TableSpec(PostCondition, post="post_id", about="a post's condition entries"),
+    TableSpec(StoreMeta, about="global facts (the condition vocabulary's fingerprint)"),
+    TableSpec(VectorIndexState, guild="guild_id", about="bookkeeping of a guild's faiss files"),
+    TableSpec(
+        BackfillCheckpoint,
+        guild="guild_id",
+        places=("source_id", "channel_id"),
+        about="how far a channel's or thread's history was read",
+    ),
+    TableSpec(
+        MemberConsent,
+        guild="guild_id",
+        members=("user_id",),
+        actors=("updated_by",),
+        survivor=refusal_only,
+        about="a member's choices; a refusal outlives their delete (see `refusal_only`)",
+    ),
+    TableSpec(
+        ConsentEvent,
+        guild="guild_id",
+        members=("user_id",),
+        actors=("changed_by",),
+        about="the history of a member's choices",
+    ),
+    TableSpec(
+        GuildPrivacy,
+        guild="guild_id",
+        actors=("mode_changed_by", "retention_changed_by"),
+        about="a guild's search mode and retention",
+    ),
+    TableSpec(
+        PostTombstone,
+        guild="guild_id",
+        kept=(
+            (
+                "external_id",
+                "the tombstone itself: the id of a message erased at its author's request, kept "
+                "(without author or text) so a backfill never stores that message again",
+            ),
+        ),
+        about="message ids never to index again; they go only with the guild",
+    ),
+    TableSpec(
+        GuildSafety,
+        guild="guild_id",
+        actors=("updated_by",),
+        kept=(
+            (
+                "moderator_channel_id",
+                "a setting (where crisis alerts go), not data from that channel: disabling "
+                "indexing of a channel must not silently switch off alerts; it goes with the guild",
+            ),
+        ),
+        about="a guild's crisis-response settings",
+    ),
+    TableSpec(
+        SafetyAlert,
+        guild="guild_id",
+        places=("channel_id", "thread_id"),
+        members=("author_id",),
+        actors=("reported_by", "claimed_by"),
+        authored_messages=("external_id",),
+        kept=(
+            (
+                "alert_message_id",
+                "the bot's own alert message in the moderators' channel, not a member's message",
+            ),
+        ),
+        content=True,
+        about="crisis alerts; their reasons quote the author's words",
+    ),
+    TableSpec(
+        MemberNotice,
+        guild="guild_id",
+        members=("user_id",),
+        about="when a member was first told what Kindred does",
+    ),
 )
 
-POST_CHILD_TABLES: tuple[PostChildTable, ...] = (
-    PostChildTable(PostVector, "post_id"),
-    PostChildTable(PostCondition, "post_id"),
-)
-
-ACTOR_COLUMNS: tuple[ActorColumn, ...] = (
-    ActorColumn(Channel, "guild_id", "enabled_by"),
-    ActorColumn(MemberConsent, "guild_id", "updated_by"),
-    ActorColumn(ConsentEvent, "guild_id", "changed_by"),
-    ActorColumn(GuildPrivacy, "guild_id", "mode_changed_by"),
-    ActorColumn(GuildPrivacy, "guild_id", "retention_changed_by"),
-    ActorColumn(GuildSafety, "guild_id", "updated_by"),
-    ActorColumn(SafetyAlert, "guild_id", "reported_by"),
-    ActorColumn(SafetyAlert, "guild_id", "claimed_by"),
-)
+_BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in REGISTRY}
 
 
-def uncovered_member_columns(metadata: sa.MetaData) -> list[str]:
-    """`table.column` names that look like member ids but no list above covers."""
-    covered = {(t.name, t.member_column) for t in MEMBER_TABLES}
-    covered |= {(a.table.name, a.column) for a in ACTOR_COLUMNS}
-    missing: list[str] = []
+def spec_for(table_name: str) -> TableSpec | None:
+    return _BY_NAME.get(table_name)
+
+
+def erase_order() -> list[TableSpec]:
+    """Every spec, dependent tables before the tables they reference (safe for deleting)."""
+    order = {table.name: i for i, table in enumerate(SQLModel.metadata.sorted_tables)}
+    return sorted(REGISTRY, key=lambda spec: -order.get(spec.name, -1))
+
+
+def member_specs() -> Iterator[TableSpec]:
+    """Tables with rows about a member (what a member's export holds)."""
+    return (spec for spec in REGISTRY if spec.members)
+
+
+def post_child_specs() -> Iterator[TableSpec]:
+    """Tables whose rows belong to a post (removed with it, exported with it)."""
+    return (spec for spec in REGISTRY if spec.post is not None)
+
+
+def actor_columns() -> Iterator[tuple[TableSpec, str]]:
+    """(table, column) pairs recording which member made a change."""
+    return ((spec, column) for spec in REGISTRY for column in spec.actors)
+
+
+def undeclared_columns(table_name: str, column_names: Iterable[str]) -> list[str]:
+    """`table.column` names that look like ids (`column_kind`) but the registry does not declare."""
+    spec = spec_for(table_name)
+    declared = spec.declared() if spec is not None else {}
+    return [
+        f"{table_name}.{name}"
+        for name in column_names
+        if column_kind(name) is not None and name not in declared
+    ]
+
+
+def registry_problems(metadata: sa.MetaData) -> list[str]:
+    """Everything that keeps the registry from describing `metadata` completely and truly."""
+    problems: list[str] = []
     for table in metadata.sorted_tables:
-        for column in table.columns:
-            looks_like_member = column.name in MEMBER_COLUMN_NAMES or column.name.endswith(
-                ACTOR_SUFFIX
-            )
-            if looks_like_member and (table.name, column.name) not in covered:
-                missing.append(f"{table.name}.{column.name}")
-    return missing
+        spec = spec_for(table.name)
+        if spec is None:
+            problems.append(f"{table.name}: not in the registry")
+        problems.extend(
+            f"{name}: looks like an id but is not declared"
+            for name in undeclared_columns(table.name, table.columns.keys())
+        )
+    for spec in REGISTRY:
+        if spec.name not in metadata.tables:
+            continue
+        columns = set(metadata.tables[spec.name].columns.keys())
+        problems.extend(
+            f"{spec.name}.{name}: declared but not a column"
+            for name in spec.declared()
+            if name not in columns
+        )
+        if (spec.places or spec.members or spec.actors) and spec.guild is None:
+            problems.append(f"{spec.name}: places, members or actors need a guild column")
+    return problems

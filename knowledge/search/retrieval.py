@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
@@ -19,10 +20,11 @@ from knowledge.embeddings import Embedder
 from knowledge.records import SearchHit, SearchPage
 from knowledge.scope import SearchScope
 from knowledge.search.fts_query import build_match_query
-from knowledge.search.fusion import HybridRanker, Mode
+from knowledge.search.fusion import HybridRanker, Mode, QueryConditions, Ranked
 from knowledge.search.snippets import make_snippet
+from knowledge.store.catalog import ids_in_scope
 from knowledge.store.models import Channel, Member, Post
-from knowledge.store.store import Store
+from knowledge.store.store import Store, catalog_row
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -30,14 +32,39 @@ FloatArray = npt.NDArray[np.float32]
 _FTS = sa.table("post_fts", sa.column("rowid"))
 _POST = Post.__table__  # type: ignore[attr-defined]
 MAX_LEXICAL_TERMS = 32
+CENTROID_SAMPLE = 2048
+
+
+class GuildCentroids:
+    """The mean embedding of each guild's readable posts (from an evenly spread sample of at
+    most CENTROID_SAMPLE), kept until the number of posts changes by a tenth."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[int, FloatArray]] = {}
+
+    def get(self, source: StoreCandidates) -> FloatArray | None:
+        ids = source.allowed()
+        n = len(ids)
+        if n == 0:
+            return None
+        cached = self._cache.get(source.scope.guild_id)
+        if cached is not None and abs(n - cached[0]) <= 0.1 * cached[0]:
+            return cached[1]
+        sample = np.asarray(ids)[np.linspace(0, n - 1, min(n, CENTROID_SAMPLE)).astype(np.int64)]
+        mean = np.asarray(source.vectors(np.asarray(sample, dtype=np.int64)).mean(axis=0))
+        self._cache[source.scope.guild_id] = (n, mean.astype(np.float32))
+        return self._cache[source.scope.guild_id][1]
 
 
 class StoreCandidates:
     """Candidates for one query and scope, drawn from the store's text and vector indexes."""
 
-    def __init__(self, store: Store, scope: SearchScope) -> None:
+    def __init__(
+        self, store: Store, scope: SearchScope, centroids: GuildCentroids | None = None
+    ) -> None:
         self.store = store
         self.scope = scope
+        self._centroids = centroids
         self._allowed: IdArray | None = None
         self._prefetched: dict[tuple[str, int], Future[tuple[IdArray, FloatArray]]] = {}
 
@@ -51,8 +78,8 @@ class StoreCandidates:
         return self._allowed
 
     def dense(self, vector: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
-        with self.store.lock:
-            return self.store.vector_index(self.scope.guild_id).search(vector, k, self.allowed())
+        # A reader: the faiss guard only, never the writer lock (see knowledge.store.store).
+        return self.store.search_vectors(self.scope.guild_id, vector, k, self.allowed())
 
     def lexical(self, query_text: str, k: int) -> tuple[IdArray, FloatArray]:
         future = self._prefetched.pop((query_text, k), None)
@@ -76,19 +103,13 @@ class StoreCandidates:
         return ids, -np.asarray([r[1] for r in rows], dtype=np.float32)
 
     def vectors(self, ids: IdArray) -> FloatArray:
-        with self.store.lock:
-            index = self.store.vector_index(self.scope.guild_id)
-            present = np.asarray([i for i in ids.tolist() if i in index], dtype=np.int64)
-            out = np.zeros((len(ids), index.dimension), dtype=np.float32)
-            if len(present):
-                found = dict(zip(present.tolist(), index.reconstruct(present), strict=True))
-                for row, post_id in enumerate(ids.tolist()):
-                    if post_id in found:
-                        out[row] = found[post_id]
-            return out
+        return self.store.stored_vectors(self.scope.guild_id, ids)
 
     def conditions(self, ids: IdArray) -> FloatArray:
         return self.store.condition_vectors(self.scope.guild_id).matrix(ids)
+
+    def centroid(self) -> FloatArray | None:
+        return self._centroids.get(self) if self._centroids is not None else None
 
 
 class Searcher:
@@ -99,6 +120,7 @@ class Searcher:
         self.embedder = embedder
         self.settings = settings
         self.ranker = HybridRanker(settings.fusion)
+        self._centroids = GuildCentroids()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kindred-fts")
 
     def ranked_ids(
@@ -109,16 +131,35 @@ class Searcher:
         mode: Mode = "hybrid",
         query_vector: FloatArray | None = None,
     ) -> list[tuple[int, float]]:
-        source = StoreCandidates(self.store, scope)
+        ranked = self.ranked(query, scope, limit, mode, query_vector)
+        return [(r.post_id, r.score) for r in ranked]
+
+    def ranked(
+        self,
+        query: str,
+        scope: SearchScope,
+        limit: int,
+        mode: Mode = "hybrid",
+        query_vector: FloatArray | None = None,
+    ) -> list[Ranked]:
+        """Ranked post ids with fused scores and plain similarities (for the relevance floor)."""
+        source = StoreCandidates(self.store, scope, self._centroids)
         if mode == "bm25":
             source.prefetch_lexical(self._pool, query, limit)
         elif mode == "hybrid" and self.ranker.uses_lexical(query):
             source.prefetch_lexical(self._pool, query, self.settings.fusion.lexical_depth)
         if mode == "bm25":  # full text alone needs no embedding
-            return self.ranker.rank(query, np.zeros(1, np.float32), None, source, limit, mode)
+            zero = np.zeros(1, np.float32)
+            return self.ranker.rank_posts(query, zero, None, source, limit, mode)
         vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
-        conditions = self.store.tagger.vector(query)
-        return self.ranker.rank(query, vector, conditions, source, limit, mode)
+        conditions = self.query_conditions(query)
+        return self.ranker.rank_posts(query, vector, conditions, source, limit, mode)
+
+    def query_conditions(self, query: str) -> QueryConditions:
+        """The query's own condition vector and how much evidence stands behind it."""
+        tagger = self.store.tagger
+        evidence = sum(tagger.evidence(query).values())
+        return QueryConditions(tagger.vector(query), evidence)
 
     def search(
         self,
@@ -128,15 +169,37 @@ class Searcher:
         mode: Mode = "hybrid",
         query_vector: FloatArray | None = None,
     ) -> list[SearchHit]:
-        ranked = self.ranked_ids(query, scope, limit, mode, query_vector)
-        return self.hits(ranked, query)
+        ranked = self.ranked(query, scope, limit, mode, query_vector)
+        hits = self.hits([(r.post_id, r.score) for r in ranked], query, scope)
+        return self.with_floor(hits, ranked)
 
-    def hits(self, ranked: Sequence[tuple[int, float]], query: str) -> list[SearchHit]:
+    def with_floor(self, hits: Sequence[SearchHit], ranked: Sequence[Ranked]) -> list[SearchHit]:
+        """Mark each hit with its similarity and whether it clears the relevance floor (hits
+        ranked by full text alone have no similarity and are not judged)."""
+        floor = self.settings.relevance_floor
+        similarity = {r.post_id: r.similarity for r in ranked}
+        out = []
+        for hit in hits:
+            value = similarity.get(hit.post_id)
+            out.append(replace(hit, similarity=value, close=value is None or value >= floor))
+        return out
+
+    def hits(
+        self, ranked: Sequence[tuple[int, float]], query: str, scope: SearchScope
+    ) -> list[SearchHit]:
+        """Load ranked posts; a second wall re-checks each loaded row against `scope` (guild,
+        channels, consent, hidden and crisis rules), so a row the indexes should not have offered
+        (deleted, moved, or another guild's) is dropped, never shown. The rule runs over the
+        rows (`ids_in_scope`), not as SQL: SQLite would scan the guild's index instead of
+        looking the ids up."""
         if not ranked:
             return []
         ids = [post_id for post_id, _ in ranked]
         with self.store.session() as session:
-            posts = {p.id: p for p in session.exec(select(Post).where(col(Post.id).in_(ids))).all()}
+            loaded = session.exec(select(Post).where(col(Post.id).in_(ids))).all()
+            mine = [p for p in loaded if p.guild_id == scope.guild_id]
+            readable = ids_in_scope([catalog_row(p) for p in mine], scope)
+            posts = {p.id: p for p in mine if p.id in readable}
             channel_ids = {p.channel_id for p in posts.values()} | {
                 p.thread_id for p in posts.values() if p.thread_id is not None
             }
@@ -157,7 +220,7 @@ class Searcher:
         for post_id, score in ranked:
             post = posts.get(post_id)
             if post is None or post.id is None:
-                continue  # deleted between ranking and loading
+                continue  # deleted between ranking and loading, or outside the scope
             out.append(
                 SearchHit(
                     post_id=post.id,
@@ -183,4 +246,7 @@ class Searcher:
 
 def paginate(hits: Sequence[SearchHit], offset: int, page_size: int) -> SearchPage:
     offset = max(0, min(offset, max(0, len(hits) - 1)))
-    return SearchPage(tuple(hits[offset : offset + page_size]), len(hits), offset, page_size)
+    nothing_close = not any(hit.close for hit in hits)
+    return SearchPage(
+        tuple(hits[offset : offset + page_size]), len(hits), offset, page_size, nothing_close
+    )

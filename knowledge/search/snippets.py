@@ -1,28 +1,54 @@
-"""Result snippets: the best window of a post with the words that matched the query marked."""
+"""Result snippets: the best window of a post with the words that matched the query marked.
+
+Only content words are marked: a query's stop words ("the", "a", "little", "with") are never
+looked for, and a stop word in the post is never marked, even when it looks like a query word.
+"""
 
 from __future__ import annotations
 
 import re
 
 from knowledge.records import SnippetPart
+from knowledge.search.fts_query import STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 ELLIPSIS = "…"
 
+SNIPPET_STOPWORDS: frozenset[str] = STOPWORDS | frozenset(
+    """
+    little bit quite rather maybe already always never ever yes yeah ok okay please thanks
+    thank anyway around across since upon within without toward towards also well
+    """.split()  # noqa: SIM905
+)
+"""Words never marked in a snippet: full-text stop words and a few more function words."""
+
+
+def is_content_word(word: str) -> bool:
+    """Whether a word may be marked: three letters or more and not a stop word."""
+    lower = word.lower()
+    return len(lower) > 2 and lower not in SNIPPET_STOPWORDS and not lower.isdigit()
+
 
 def query_terms(query: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(query) if len(w) > 2}
+    """The query's content words, lower case."""
+    return {w.lower() for w in _WORD.findall(query) if is_content_word(w)}
 
 
 def _matches(word: str, terms: set[str]) -> bool:
     lower = word.lower()
+    if not is_content_word(lower):
+        return False
     if lower in terms:
         return True
-    for term in terms:
-        stem = term[: max(4, len(term) - 2)]
-        if len(term) >= 4 and lower.startswith(stem):
-            return True
-    return False
+    return any(len(term) >= 4 and lower.startswith(_stem(term)) for term in terms)
+
+
+def _stem(term: str) -> str:
+    """A crude stem for prefix matching: "stretching" -> "stretch", "morning" -> "morn"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if term.endswith(suffix) and len(term) - len(suffix) >= 4:
+            return term[: -len(suffix)]
+    return term[: max(4, len(term) - 2)]
 
 
 def make_snippet(text: str, query: str, width: int = 280) -> tuple[SnippetPart, ...]:

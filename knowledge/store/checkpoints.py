@@ -3,6 +3,9 @@
 The bot pages history oldest first; after each ingested batch it records the newest message id
 it holds (`cursor`), so a restart continues from there instead of from the beginning. No discord
 import here: ids are plain ints.
+
+Teardown does not need the `forget_*` methods: the service's erase path removes a channel's,
+thread's or guild's checkpoints with everything else (they are in the table registry).
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
 
 from knowledge.store.models import BackfillCheckpoint, Post
 from knowledge.store.store import Store
+from knowledge.store.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,16 @@ class BackfillCheckpoints:
             "updated_at": datetime.now(UTC),
         }
         table = BackfillCheckpoint.__table__  # type: ignore[attr-defined]
-        stmt = sqlite_insert(BackfillCheckpoint).values(
-            source_id=source_id, fetched=added, **values
-        )
         update = {**values, "fetched": table.c.fetched + added}
-        update["cursor"] = sa.func.max(table.c.cursor, cursor)
+        update["cursor"] = sa.case((table.c.cursor > cursor, table.c.cursor), else_=cursor)
         with self.store.write() as session:
-            session.execute(stmt.on_conflict_do_update(index_elements=["source_id"], set_=update))
+            upsert(
+                session,
+                BackfillCheckpoint,
+                {"source_id": source_id, "fetched": added, **values},
+                ["source_id"],
+                update,
+            )
 
     def forget_source(self, source_id: int) -> None:
         self._delete(col(BackfillCheckpoint.source_id) == source_id)

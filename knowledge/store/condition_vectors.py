@@ -1,4 +1,19 @@
-"""Per-post condition vectors, sparse in memory for ranking (SQL `postcondition` is the truth)."""
+"""Per-post condition vectors, sparse in memory for ranking (SQL `postcondition` is the truth).
+
+One `postcondition` row per nonzero entry, with the storage schema unchanged; the sign of
+``weight`` says what a row may be used for:
+
+- ``weight > 0``: a condition the post clearly names as the writer's own (strong evidence, not
+  negated, not about someone else). These rows, and only these, are tags: shown to members (the
+  privacy export, ``/privacy view``), used as filters and for matching members.
+- ``condition_id`` ``"carer:<id>"`` (``weight > 0``, the tag's weight): the post tells of caring
+  for someone with that condition (another person's condition, strong evidence). Shown as such.
+- ``weight < 0``: ranking evidence only (weak words, a parent's credit, uncertain mentions,
+  mentions of other people or of people in general); never shown, never a filter.
+
+For ranking, ``abs(weight)`` is the entry of the post's normalised condition vector; ``carer:``
+rows are not part of it.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +26,28 @@ from knowledge.conditions import ConditionTagger
 
 Sparse = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
 
+CARER_PREFIX = "carer:"
+
 
 def sparse_entries(tagger: ConditionTagger, text: str) -> dict[str, float]:
-    """The nonzero entries of a text's condition vector, by condition id."""
+    """The `postcondition` rows of a text: condition id -> signed weight (see the module doc)."""
     vector = tagger.vector(text)
     ids = tagger.ids
-    return {ids[i]: float(vector[i]) for i in np.flatnonzero(vector)}
+    tags = tagger.tags(text)
+    own = {t.condition_id for t in tags if t.role == "member"}
+    out = {
+        ids[i]: float(vector[i]) if ids[i] in own else -float(vector[i])
+        for i in np.flatnonzero(vector)
+    }
+    for t in tags:
+        if t.role == "carer":
+            out[CARER_PREFIX + t.condition_id] = float(t.weight)
+    return out
+
+
+def is_shown(weight: float) -> bool:
+    """Whether a `postcondition` row is a tag (a member may see it; filters may use it)."""
+    return weight > 0
 
 
 class ConditionVectors:
@@ -31,7 +62,9 @@ class ConditionVectors:
         return len(self._rows)
 
     def set(self, post_id: int, entries: dict[str, float]) -> None:
-        known = [(self._position[c], w) for c, w in entries.items() if c in self._position]
+        known = [
+            (self._position[c], abs(w)) for c, w in entries.items() if c in self._position and w
+        ]
         if not known:
             self._rows.pop(post_id, None)
             return

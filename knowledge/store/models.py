@@ -57,25 +57,33 @@ class Member(SQLModel, table=True):
     first_seen_at: datetime = Field(default_factory=utcnow)
 
 
+EXTERNAL_ID_CHARS = 128  # the longest message id a post (or its reply link) keeps
+
+
 class Post(SQLModel, table=True):
-    """One message, thread starter or forum post. `id` is also its vector id in faiss."""
+    """One message, thread starter or forum post. `id` is also its vector id in faiss.
+
+    Ids are never reused (AUTOINCREMENT on SQLite, migration 0008; a sequence on PostgreSQL), so
+    an id freed by a delete can never name another guild's post in a stale index or result.
+    """
 
     __table_args__ = (
         sa.UniqueConstraint("guild_id", "external_id", name="uq_post_guild_external"),
         sa.Index("ix_post_guild_channel", "guild_id", "channel_id"),
         sa.Index("ix_post_guild_author", "guild_id", "author_id"),
         sa.Index("ix_post_guild_created", "guild_id", "created_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
     guild_id: int = Field(
         sa_column=sa.Column(sa.BigInteger, sa.ForeignKey("guild.id"), nullable=False)
     )
-    external_id: str = Field(max_length=128)
+    external_id: str = Field(max_length=EXTERNAL_ID_CHARS)
     channel_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     thread_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     author_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-    reply_to: str | None = Field(default=None, max_length=128)
+    reply_to: str | None = Field(default=None, max_length=EXTERNAL_ID_CHARS)
     kind: str = Field(default=PostKind.MESSAGE)
     created_at: datetime = Field(default_factory=utcnow)
     edited_at: datetime | None = None
@@ -204,11 +212,14 @@ class GuildPrivacy(SQLModel, table=True):
 
 
 class PostTombstone(SQLModel, table=True):
-    """A message its author removed from Kindred: ids only, never text, so it is not re-indexed."""
+    """A message removed from Kindred at its author's request, so a backfill never stores it again.
+
+    Message ids only: no text and no author (migration 0007 dropped `author_id`), so after a
+    member's delete no row names them.
+    """
 
     guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
     external_id: str = Field(max_length=128, primary_key=True)
-    author_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     reason: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -3,6 +3,19 @@
 SQL is the truth. Full-text rows follow posts through triggers in the same transaction; vectors are
 stored in SQL (`postvector`) and mirrored in faiss, which is caught up from SQL whenever a saved
 index is missing, stale or built by another model.
+
+One writer, free readers:
+
+- `lock` is the single writer. A unit of work holds it around its SQL transaction (`write`) *and*
+  the catalog, condition-vector and faiss updates that follow the commit, so no other write (a
+  delete above all) can land between a post's commit and its derived rows. Slow work (encoding)
+  happens before a unit, never inside it.
+- Readers never take `lock` once a guild is loaded. The catalog publishes copy-on-write snapshots
+  (`PostCatalog`); condition vectors are a dict replaced entry by entry; faiss is read and changed
+  under a short per-guild guard (`search_vectors`, `stored_vectors`), which writers hold only for
+  the `add`/`remove` itself, never during SQL. A reader may see a post in SQL before its vector or
+  catalog row exists, or a vector of a post whose delete is under way; rows are re-checked against
+  the asker's scope when they are loaded (`Searcher.hits`), and post ids are never reused.
 """
 
 from __future__ import annotations
@@ -11,19 +24,29 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from knowledge.conditions import ConditionTagger
 from knowledge.errors import IndexMismatch
 from knowledge.scope import epoch_seconds
+from knowledge.store import text_index
 from knowledge.store.catalog import CatalogRow, PostCatalog
 from knowledge.store.condition_vectors import ConditionVectors, sparse_entries
-from knowledge.store.db import checkpoint, make_engine, migrate, sqlite_url
+from knowledge.store.db import (
+    checkpoint,
+    is_read_only,
+    open_database,
+    prepare_data_dir,
+    sqlite_url,
+    truncate_wal,
+    vacuum,
+)
 from knowledge.store.models import (
     Channel,
     Guild,
@@ -34,9 +57,18 @@ from knowledge.store.models import (
     VectorIndexState,
     utcnow,
 )
-from knowledge.store.vector_index import VectorIndex, hash_key
+from knowledge.store.vector_index import FloatArray, IdArray, VectorIndex, hash_key
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """Row counts for stats: posts, their vectors, and channels enabled for indexing."""
+
+    posts: int
+    vectors: int
+    channels_enabled: int
 
 
 def catalog_row(post: Post) -> CatalogRow:
@@ -54,7 +86,15 @@ def catalog_row(post: Post) -> CatalogRow:
 
 
 class Store:
-    """Owns the engine, one writer lock, and each guild's VectorIndex and PostCatalog."""
+    """Owns the engine, one writer lock, and each guild's VectorIndex and PostCatalog.
+
+    A unit of the one writer (see the module docstring)::
+
+        with store.lock:
+            with store.write() as session:
+                ...  # SQL
+            store.apply_committed(...)  # derived state, before the lock is released
+    """
 
     def __init__(
         self,
@@ -69,22 +109,25 @@ class Store:
     ) -> None:
         self.data_dir = data_dir
         self.index_dir = data_dir / "indexes"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        data_dir.chmod(0o700)
-        self.index_dir.mkdir(mode=0o700, exist_ok=True)
-        self.index_dir.chmod(0o700)
+        # A read-only data folder is left untouched and opened read-only: reads work, writes raise
+        # StoreUnwritable; a damaged database raises StoreDamaged untouched (knowledge.store.db).
+        self.read_only = prepare_data_dir(data_dir, self.index_dir)
         self.model_name = model_name
         self.dimension = dimension
-        self.engine: Engine = make_engine(database_url or sqlite_url(data_dir / "kindred.db"))
-        migrate(self.engine)
+        self.engine: Engine = open_database(
+            database_url or sqlite_url(data_dir / "kindred.db"), read_only=self.read_only
+        )
+        self.read_only = self.read_only or is_read_only(self.engine)
         self.ivf_threshold = ivf_threshold
         self.nprobe = nprobe
         self.lock = threading.RLock()
         self._indexes: dict[int, VectorIndex] = {}
         self._catalogs: dict[int, PostCatalog] = {}
         self._conditions: dict[int, ConditionVectors] = {}
+        self._index_guards: dict[int, threading.Lock] = {}
         self.tagger = tagger
-        self._retag_if_vocabulary_changed()
+        if not self.read_only:  # a read-only store searches with the tags it has
+            self._retag_if_vocabulary_changed()
 
     # -- sessions -----------------------------------------------------------------------------
 
@@ -106,12 +149,52 @@ class Store:
         return self.index_dir / f"guild-{guild_id}"
 
     def vector_index(self, guild_id: int) -> VectorIndex:
-        with self.lock:
+        """The guild's faiss index: change it only inside a unit of the writer, and under
+        `index_guard`; read it through `search_vectors` / `stored_vectors`."""
+        index = self._indexes.get(guild_id)  # loaded: no lock (a reader must not wait for SQL)
+        if index is not None:
+            return index
+        with self.lock:  # first use: built from SQL under the writer lock, then published
             if guild_id not in self._indexes:
                 self._indexes[guild_id] = self._open_index(guild_id)
             return self._indexes[guild_id]
 
+    def index_guard(self, guild_id: int) -> threading.Lock:
+        """The short lock around one guild's faiss index (held for an add, remove or search)."""
+        guards = self._index_guards  # made on first use; dict.setdefault is atomic
+        return guards.get(guild_id) or guards.setdefault(guild_id, threading.Lock())
+
+    def search_vectors(
+        self, guild_id: int, query: FloatArray, k: int, allowed: IdArray | None
+    ) -> tuple[IdArray, FloatArray]:
+        """Top-k (ids, scores) of the guild's faiss index within `allowed` (a reader)."""
+        index = self.vector_index(guild_id)
+        with self.index_guard(guild_id):
+            return index.search(query, k, allowed)
+
+    def stored_vectors(self, guild_id: int, post_ids: IdArray) -> FloatArray:
+        """The faiss vectors of `post_ids`, a zero row for each id without one (a reader)."""
+        index = self.vector_index(guild_id)
+        out = np.zeros((len(post_ids), index.dimension), dtype=np.float32)
+        with self.index_guard(guild_id):
+            rows = [row for row, i in enumerate(post_ids.tolist()) if i in index]
+            if rows:
+                out[rows] = index.reconstruct(np.asarray(post_ids)[rows])
+        return out
+
+    def add_vectors(
+        self, guild_id: int, post_ids: Sequence[int], vectors: FloatArray, hashes: Sequence[str]
+    ) -> None:
+        """Put committed vectors into the guild's faiss index (inside a unit of the writer)."""
+        with self.lock:
+            index = self.vector_index(guild_id)
+            with self.index_guard(guild_id):
+                index.add(post_ids, vectors, hashes)
+
     def catalog(self, guild_id: int) -> PostCatalog:
+        catalog = self._catalogs.get(guild_id)  # loaded: no lock
+        if catalog is not None:
+            return catalog
         with self.lock:
             if guild_id not in self._catalogs:
                 catalog = PostCatalog()
@@ -122,6 +205,9 @@ class Store:
             return self._catalogs[guild_id]
 
     def condition_vectors(self, guild_id: int) -> ConditionVectors:
+        vectors = self._conditions.get(guild_id)  # loaded: no lock
+        if vectors is not None:
+            return vectors
         with self.lock:
             if guild_id not in self._conditions:
                 vectors = ConditionVectors(self.tagger)
@@ -232,6 +318,8 @@ class Store:
 
     def save_indexes(self, *, only_dirty: bool = True) -> int:
         """Write every (dirty) guild index to disk and record it; returns how many were saved."""
+        if self.read_only:
+            return 0  # a read-only store keeps its files; in-memory indexes still serve reads
         saved = 0
         with self.lock:
             for guild_id, index in self._indexes.items():
@@ -279,34 +367,86 @@ class Store:
             return {int(c) for c in session.exec(query).all()}
 
     def apply_committed(self, guild_id: int, posts: Iterable[Post]) -> None:
-        """Mirror committed post rows into the guild catalog."""
-        self.catalog(guild_id).upsert([catalog_row(p) for p in posts])
+        """Mirror committed post rows into the guild catalog (inside a unit of the writer)."""
+        with self.lock:
+            self.catalog(guild_id).upsert([catalog_row(p) for p in posts])
 
     def forget_posts(self, guild_id: int, post_ids: list[int]) -> None:
-        """Drop deleted posts from the catalog and the vector index (after the SQL commit)."""
+        """Drop deleted posts from the catalog, condition vectors and vector index (after the SQL
+        commit, inside the same unit of the writer)."""
         if not post_ids:
             return
         with self.lock:
             self.catalog(guild_id).remove(post_ids)
-            self.vector_index(guild_id).remove(post_ids)
             self.condition_vectors(guild_id).remove(post_ids)
+            index = self.vector_index(guild_id)
+            with self.index_guard(guild_id):
+                index.remove(post_ids)
+
+    def find_post(self, guild_id: int, external_id: str) -> Post | None:
+        """The stored post of a Discord message, or None."""
+        query = select(Post).where(Post.guild_id == guild_id, Post.external_id == external_id)
+        with self.session() as session:
+            return session.exec(query).first()
+
+    def counts(self, guild_id: int | None = None) -> StoreCounts:
+        """How many posts, post vectors and enabled channels (in one guild, or in all)."""
+        posts_q = select(func.count()).select_from(Post)
+        vec_q = select(func.count()).select_from(PostVector).join(Post)
+        chan_q = (
+            select(func.count()).select_from(Channel).where(col(Channel.indexing_enabled).is_(True))
+        )
+        if guild_id is not None:
+            posts_q = posts_q.where(Post.guild_id == guild_id)
+            vec_q = vec_q.where(Post.guild_id == guild_id)
+            chan_q = chan_q.where(Channel.guild_id == guild_id)
+        with self.session() as session:
+            return StoreCounts(
+                posts=int(session.exec(posts_q).one()),
+                vectors=int(session.exec(vec_q).one()),
+                channels_enabled=int(session.exec(chan_q).one()),
+            )
+
+    # -- upkeep ---------------------------------------------------------------------------------
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.url.get_backend_name() == "sqlite"
+
+    def rebuild_text_index(self) -> None:
+        """Rebuild the full-text index from the posts table."""
+        with self.lock:
+            text_index.rebuild(self.engine)
+
+    def optimize_text_index(self) -> None:
+        """Merge full-text segments so the terms of deleted posts leave the index."""
+        with self.lock:
+            text_index.optimize(self.engine)
 
     def compact_text_index(self) -> None:
-        """Merge full-text segments so deleted terms leave the index, then fold the WAL."""
-        with self.lock, self.engine.begin() as connection:
-            connection.exec_driver_sql("INSERT INTO post_fts(post_fts) VALUES ('optimize')")
+        """Merge full-text segments, then fold the WAL."""
+        self.optimize_text_index()
         checkpoint(self.engine)
 
     def text_index_ok(self) -> bool:
         """FTS5's own integrity check of the text index against the posts table."""
-        try:
-            with self.engine.begin() as connection:
-                connection.exec_driver_sql(
-                    "INSERT INTO post_fts(post_fts, rank) VALUES ('integrity-check', 1)"
-                )
-        except sa.exc.DatabaseError:
-            return False
-        return True
+        return text_index.integrity_ok(self.engine)
+
+    def rewrite_indexes(self, guild_ids: Iterable[int]) -> None:
+        """Save these guilds' vector index files now (so removed vectors leave the disk)."""
+        with self.lock:
+            for guild_id in guild_ids:
+                self.vector_index(guild_id).dirty = True
+            self.save_indexes()
+
+    def truncate_wal(self) -> bool:
+        """Fold the WAL into the database and truncate it (retried); True if it truncated."""
+        return truncate_wal(self.engine)
+
+    def vacuum(self) -> bool:
+        """Rewrite the database file; True if it ran (SQLite only)."""
+        with self.lock:
+            return vacuum(self.engine)
 
     def close(self) -> None:
         self.save_indexes()

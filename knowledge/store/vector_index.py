@@ -2,18 +2,26 @@
 
 Small guilds use an exact inner-product index; above `ivf_threshold` vectors the index is rebuilt as
 IVF-Flat (with a hash direct map so removal stays cheap). Every saved index records the model name,
-dimension, vector count, highest post id and a checksum of (id, content hash) pairs, so a stale or
-mismatched file is caught on load and caught up from SQL, which is the truth.
+dimension, vector count, highest post id, a checksum of (id, content hash) pairs and a SHA-256 of
+the `.faiss` file itself (so of every stored vector's bytes, the ids and the dimension). On load
+the file must match that stamp, hold exactly the recorded ids at the configured dimension, and hold
+only finite vectors; anything else raises `IndexMismatch` and the store rebuilds from SQL.
+
+Saving streams: faiss writes straight to a temporary file beside the target (no in-memory copy of
+the index), which is fsynced, hashed by reading it back in chunks, and renamed into place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
+import logging
 import math
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +29,8 @@ import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.errors import IndexMismatch
-from knowledge.store.db import PRIVATE_FILE_MODE
+from knowledge.errors import IndexMismatch, StoreUnwritable
+from knowledge.store.db import PRIVATE_FILE_MODE, writable
 
 # faiss's bundled type hints are incomplete (SWIG): treat the module as untyped.
 faiss: Any = _faiss
@@ -30,7 +38,11 @@ faiss: Any = _faiss
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the stamp covers the .faiss file's bytes (1 covered ids and hashes only)
+HASH_CHUNK = 1 << 20
+CHECK_ROWS = 16_384
+SIDECAR_CHUNK = 10_000
+log = logging.getLogger(__name__)
 faiss.omp_set_num_threads(1)  # measured: OpenMP threads make single queries slower on 2 cores
 
 
@@ -47,6 +59,7 @@ class IndexMeta:
     max_post_id: int
     kind: str
     checksum: str
+    vectors_sha256: str = ""
     format: int = FORMAT_VERSION
 
 
@@ -58,14 +71,85 @@ def _checksum(keys: dict[int, int]) -> str:
     return digest.hexdigest()
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _write_sidecar(path: Path, meta: IndexMeta, keys: dict[int, int]) -> None:
+    """Write `{"meta": ..., "keys": {id: key}}` (mode 0600) atomically, keys a chunk at a time."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    os.chmod(tmp, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(f'{{"meta": {json.dumps(meta.__dict__)}, "keys": {{')
+        items, separator = iter(keys.items()), ""
+        while chunk := list(itertools.islice(items, SIDECAR_CHUNK)):
+            handle.write(separator + ", ".join(f'"{i}": {k}' for i, k in chunk))
+            separator = ", "
+        handle.write("}}")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _sha256_file(path: Path, *, sync: bool = False) -> str:
+    """SHA-256 of a file read in chunks (never whole); with `sync`, fsync it first."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        if sync:
+            os.fsync(handle.fileno())
+        for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stored_blocks(index: Any) -> Iterator[tuple[IdArray, FloatArray]]:
+    """(ids, vectors) of every stored vector as views into faiss's own memory (no copies)."""
+    if isinstance(index, faiss.IndexIVF):
+        lists = index.invlists
+        for number in range(index.nlist):
+            size = int(lists.list_size(number))
+            if size:
+                ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
+                codes = faiss.rev_swig_ptr(lists.get_codes(number), size * lists.code_size)
+                yield ids, codes.view(np.float32).reshape(size, index.d)
+        return
+    flat = faiss.downcast_index(index.index)
+    if index.ntotal:
+        ids = faiss.rev_swig_ptr(index.id_map.data(), index.ntotal)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d)
+        yield ids, vectors.reshape(index.ntotal, index.d)
+
+
+def _check_loaded(index: Any, dimension: int, keys: dict[int, int], where: Path) -> None:
+    """IndexMismatch unless `index` is ours, of `dimension`, holds exactly `keys`, all finite."""
+    if isinstance(index, faiss.IndexIVF):
+        layout_ok = isinstance(index, faiss.IndexIVFFlat)
+        layout_ok = layout_ok and index.invlists.code_size == 4 * index.d
+    else:
+        layout_ok = isinstance(index, faiss.IndexIDMap2) and isinstance(
+            faiss.downcast_index(index.index), faiss.IndexFlat
+        )
+    if not layout_ok or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise IndexMismatch(f"index at {where} is not a Kindred index layout")
+    if index.d != dimension:
+        raise IndexMismatch(f"index at {where} holds {index.d}-d vectors, not {dimension}-d")
+    if index.ntotal != len(keys):
+        raise IndexMismatch(f"index at {where} holds {index.ntotal} vectors, not {len(keys)}")
+    seen: list[IdArray] = []
+    for ids, vectors in _stored_blocks(index):
+        seen.append(np.array(ids, dtype=np.int64))
+        for start in range(0, len(vectors), CHECK_ROWS):
+            if not np.isfinite(vectors[start : start + CHECK_ROWS]).all():
+                raise IndexMismatch(f"index at {where} holds vectors that are not finite")
+    held = np.sort(np.concatenate(seen)) if seen else np.zeros(0, dtype=np.int64)
+    wanted = np.sort(np.fromiter(keys, dtype=np.int64, count=len(keys)))
+    if not np.array_equal(held, wanted):
+        raise IndexMismatch(f"index at {where} holds other ids than its metadata lists")
 
 
 class VectorIndex:
@@ -105,6 +189,10 @@ class VectorIndex:
         matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(id_array), -1)
         if matrix.shape[1] != self.dimension:
             raise IndexMismatch(f"vector dimension {matrix.shape[1]} != index {self.dimension}")
+        broken = np.logical_not(np.isfinite(matrix).all(axis=1, keepdims=True))
+        if broken.any():  # a NaN would rank first for every query: store zeros (never first)
+            log.warning("%d vectors were not finite; stored as zeros", int(broken.sum()))
+            matrix = np.where(broken, np.float32(0), matrix).astype(np.float32)
         self.remove(int(i) for i in id_array if int(i) in self._keys)
         self._index.add_with_ids(matrix, id_array)
         for post_id, digest in zip(id_array.tolist(), content_hashes, strict=True):
@@ -193,35 +281,59 @@ class VectorIndex:
         )
 
     def save(self, path: Path) -> None:
-        """Write `<path>.faiss` and `<path>.json` (mode 0600), atomically each."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        blob = faiss.serialize_index(self._index).tobytes()
-        _write_private(path.with_suffix(".faiss"), blob)
-        keys = {str(k): v for k, v in self._keys.items()}
-        payload = {"meta": self.meta().__dict__, "keys": keys}
-        _write_private(path.with_suffix(".json"), json.dumps(payload).encode("utf-8"))
+        """Write `<path>.faiss` then `<path>.json` (mode 0600), each atomically, streaming.
+
+        An OSError (read-only folder, disk full) or a faiss write error raises `StoreUnwritable`;
+        the files already there stay whole.
+        """
+        target = path.with_suffix(".faiss")
+        partial = target.with_name(target.name + ".tmp")
+        if path.parent.is_dir() and not writable(path.parent):  # an admin's read-only folder
+            raise StoreUnwritable(f"the index folder {path.parent} is read-only to Kindred")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE_MODE))
+            os.chmod(partial, PRIVATE_FILE_MODE)
+            faiss.write_index(self._index, str(partial))  # faiss truncates it, keeping the mode
+            meta = replace(self.meta(), vectors_sha256=_sha256_file(partial, sync=True))
+            os.replace(partial, target)
+            _write_sidecar(path.with_suffix(".json"), meta, self._keys)
+            _fsync_dir(path.parent)
+        except (OSError, RuntimeError) as exc:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StoreUnwritable(
+                f"cannot write the index files in {path.parent}: {reason}"
+            ) from exc
         self.dirty = False
 
     @classmethod
     def load(
         cls, path: Path, dimension: int, model: str, ivf_threshold: int = 20_000, nprobe: int = 24
     ) -> VectorIndex:
-        """Load a saved index; IndexMismatch when absent, corrupt or from another model."""
+        """Load a saved index; IndexMismatch if absent, damaged, inconsistent or another model's."""
+        vectors_file = path.with_suffix(".faiss")
         try:
             payload = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-            raw = np.frombuffer(path.with_suffix(".faiss").read_bytes(), dtype=np.uint8)
             meta = IndexMeta(**payload["meta"])
             keys = {int(k): int(v) for k, v in payload["keys"].items()}
-            index = faiss.deserialize_index(raw)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise IndexMismatch(f"index files at {path} are missing or unreadable") from exc
         if meta.model != model or meta.dimension != dimension or meta.format != FORMAT_VERSION:
             raise IndexMismatch(
-                f"index at {path} was built by {meta.model}/{meta.dimension}, "
-                f"not {model}/{dimension}"
+                f"index at {path} was built by {meta.model}/{meta.dimension} "
+                f"(format {meta.format}), not {model}/{dimension} (format {FORMAT_VERSION})"
             )
-        if meta.checksum != _checksum(keys) or index.ntotal != len(keys):
+        if meta.checksum != _checksum(keys) or meta.vectors != len(keys):
             raise IndexMismatch(f"index at {path} does not match its own metadata")
+        try:
+            if _sha256_file(vectors_file) != meta.vectors_sha256:
+                raise IndexMismatch(f"vector file {vectors_file} does not match its checksum")
+            index = faiss.read_index(str(vectors_file))
+        except (OSError, RuntimeError) as exc:
+            raise IndexMismatch(f"vector file {vectors_file} is missing or unreadable") from exc
+        _check_loaded(index, dimension, keys, path)
         out = cls(dimension, model, ivf_threshold, nprobe)
         out._index = index
         out._keys = keys

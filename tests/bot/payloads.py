@@ -6,6 +6,10 @@ fields discord.py 2.7 reads. Ids are snowflakes from one `Snowflakes` clock, so 
 always has a larger id and ids agree with their timestamps (`discord.utils.snowflake_time`).
 
 Permission bits are plain ints; build them with ``discord.Permissions(...).value``.
+
+The ``add_*`` builders take an optional keyword ``id``: an explicit snowflake (for instance one
+from a DiscordChatExporter file), so a world can mirror a server whose history already exists
+elsewhere. Without it the clock makes one.
 """
 
 from __future__ import annotations
@@ -385,9 +389,11 @@ class World:
         self.dms: dict[int, FakeChannel] = {}
 
     # building ---------------------------------------------------------------------------------
-    def add_guild(self, name: str = "Test Server", *, bot_permissions: int = 0) -> FakeGuild:
+    def add_guild(
+        self, name: str = "Test Server", *, bot_permissions: int = 0, id: int | None = None
+    ) -> FakeGuild:
         """A guild with @everyone, the owner and the bot (in a managed role ``bot_permissions``)."""
-        gid = self.ids.next()
+        gid = id or self.ids.next()
         guild = FakeGuild(gid, name, self.owner.id)
         guild.roles[gid] = FakeRole(gid, gid, "@everyone", DEFAULT_EVERYONE)
         self.guilds[gid] = guild
@@ -403,15 +409,22 @@ class World:
         guild.roles[role.id] = role
         return role
 
-    def add_user(self, username: str, *, bot: bool = False) -> FakeUser:
-        user = FakeUser(self.ids.next(), username, bot=bot)
+    def add_user(self, username: str, *, bot: bool = False, id: int | None = None) -> FakeUser:
+        user = FakeUser(id or self.ids.next(), username, bot=bot)
         self.users[user.id] = user
         return user
 
     def add_member(
-        self, guild: FakeGuild, username: str, roles: list[FakeRole] | None = None
+        self,
+        guild: FakeGuild,
+        username: str,
+        roles: list[FakeRole] | None = None,
+        *,
+        bot: bool = False,
+        id: int | None = None,
     ) -> FakeMember:
-        member = FakeMember(self.add_user(username), guild.id, [r.id for r in roles or []])
+        user = self.add_user(username, bot=bot, id=id)
+        member = FakeMember(user, guild.id, [r.id for r in roles or []])
         guild.members[member.id] = member
         return member
 
@@ -424,10 +437,11 @@ class World:
         parent: FakeChannel | None = None,
         overwrites: list[Overwrite] | None = None,
         topic: str | None = None,
+        id: int | None = None,
     ) -> FakeChannel:
         """A text (0), category (4) or forum (15) channel."""
         channel = FakeChannel(
-            self.ids.next(),
+            id or self.ids.next(),
             name,
             type,
             guild.id,
@@ -449,11 +463,12 @@ class World:
         archived: bool = False,
         archived_at: dt.datetime | None = None,
         created_at: dt.datetime | None = None,
+        id: int | None = None,
     ) -> FakeChannel:
         """A thread under a text or forum channel (forum posts are public threads, type 11)."""
         if parent.guild_id is None:
             raise ValueError("threads need a guild channel parent")
-        tid = self.ids.next(created_at)
+        tid = id or self.ids.next(created_at)
         thread = FakeChannel(
             tid,
             name,
@@ -513,16 +528,18 @@ class World:
         *,
         at: dt.datetime | None = None,
         mentions: list[FakeMember] | None = None,
+        id: int | None = None,
         **extra: Any,
     ) -> Json:
-        """Store a message (no event); ``extra`` adds payload fields such as ``embeds``."""
+        """Store a message (no event); ``extra`` adds payload fields such as ``embeds``;
+        ``id`` gives it an existing snowflake (its timestamp follows from it)."""
         user = author.user if isinstance(author, FakeMember) else author
         member = self.member_of(channel, user)
         fields: Json = dict(extra)
         if mentions:
             fields["mentions"] = [mention_payload(m) for m in mentions]
         message = message_payload(
-            message_id=self.ids.next(at),
+            message_id=id or self.ids.next(at),
             channel=channel,
             author=user,
             content=content,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 
@@ -141,3 +143,26 @@ async def test_report_reaches_moderators_without_naming_the_reporter(
     text = str(alert_call.json)
     assert target["id"] in text and "reported" in text
     assert str(server.alice.id) not in text
+
+
+async def test_flags_are_answered_by_the_loaded_safety_extension(
+    server: Server, bot: QuickBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client imports no cog: the safety extension registers its answer when loaded."""
+
+    def unanswered() -> bool:
+        return any("no safety handler" in r.getMessage() for r in caplog.records)
+
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await bot.unload_extension("bot.cogs.safety")
+        unheard = await server.fake.send_message(server.general, server.bob, CRISIS)
+        await eventually(unanswered, what="the flag handled without the safety cog")
+        assert unheard["id"] in caplog.text and "I have the pills" not in caplog.text
+        assert bot_messages(server.general, bot) == []
+        await bot.load_extension("bot.cogs.safety")
+        await server.fake.send_message(server.general, server.alice, CRISIS)
+        await eventually(lambda: len(bot_messages(server.general, bot)) == 1, what="resources")
+    (reply,) = bot_messages(server.general, bot)
+    assert "findahelpline.com" in reply["content"]
+    assert str(reply["message_reference"]["message_id"]) != unheard["id"]

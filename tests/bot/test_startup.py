@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import discord
 import pytest
 from typer.testing import CliRunner
 
@@ -90,3 +91,36 @@ def test_bot_defaults_to_no_mentions(kservice: KnowledgeService, settings: BotSe
     assert bot.allowed_mentions is not None
     payload: dict[str, object] = dict(bot.allowed_mentions.to_dict())
     assert payload == {"parse": []}
+
+
+async def test_unreachable_discord_is_one_clear_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens on the REST address: one line naming the problem, no traceback."""
+    settings = bot_settings(tmp_path / "data")
+    saved = discord.http.Route.BASE
+    discord.http.Route.BASE = "http://127.0.0.1:9/api/v10"  # the discard port: refused
+    try:
+        with pytest.raises(StartupError) as err:
+            await run_bot(settings, "any-token", make_service=_service)
+    finally:
+        discord.http.Route.BASE = saved
+    message = str(err.value)
+    assert message.startswith("Discord could not be reached (") and "\n" not in message
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert not [r for r in caplog.records if "voice will NOT be supported" in r.getMessage()]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_cli_prints_the_unreachable_line_once(tmp_path: Path) -> None:
+    saved = discord.http.Route.BASE
+    discord.http.Route.BASE = "http://127.0.0.1:9/api/v10"
+    try:
+        result = CliRunner().invoke(
+            app, ["run", "--data-dir", str(tmp_path)], env={"DISCORD_TOKEN": "x"}
+        )
+    finally:
+        discord.http.Route.BASE = saved
+    assert result.exit_code == 2
+    lines = _lines(result.output)
+    assert len(lines) == 1 and "Discord could not be reached" in lines[0], result.output

@@ -32,8 +32,11 @@ def test_ingest_reports_bad_lines_with_numbers_and_loads_the_rest(tmp_path: Path
     )
     assert result.exit_code == 0, result.output
     assert "line 5" in result.output and "line 6" in result.output and "line 7" in result.output
-    assert "Loaded 4 new" in result.output
-    stats = runner.invoke(app, ["stats", "--guild", "7", "--data-dir", str(tmp_path / "d")])
+    assert "Stored 4 posts in guild 7: 4 new" in result.output
+    assert "Skipped 3 posts: 3 malformed." in result.output
+    stats = runner.invoke(
+        app, ["stats", "--guild", "7", "--json", "--data-dir", str(tmp_path / "d")]
+    )
     assert json.loads(stats.stdout)["posts"] == 4
 
 
@@ -54,7 +57,8 @@ def test_missing_file_and_bad_config_fail_with_one_clear_line(tmp_path: Path) ->
     bad.write_text("[search]\npage_size = -1\n")
     posts = write_posts(tmp_path / "p.jsonl")
     result = runner.invoke(app, ["ingest", str(posts), "--guild", "1", "--config", str(bad)])
-    assert result.exit_code == 2 and "search.page_size" in result.output
+    assert result.exit_code == 2 and "search.page_size must be at least 1" in result.output
+    assert str(bad) in result.output and len(result.output.strip().splitlines()) == 1
 
 
 def test_eval_retrieval_writes_the_run_format(tmp_path: Path) -> None:

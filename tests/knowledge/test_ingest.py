@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 from sqlmodel import select
 
 from knowledge.embeddings import HashingEmbedder, Vectors
+from knowledge.records import PostRecord
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.store.models import Post, PostVector
@@ -167,3 +170,93 @@ def test_purge_guild_removes_everything_of_that_guild_only(service: KnowledgeSer
     assert service.purge_guild(GUILD) == 1
     assert [p.guild_id for p in posts_in_sql(service)] == [GUILD + 1]
     assert not (service.store.index_path(GUILD).with_suffix(".faiss")).exists()
+
+
+# -- one bad post never costs its batch ------------------------------------------------------------
+
+
+def record(ext: str = "bad", **fields: object) -> PostRecord:
+    return replace(post(ext, "a post with fine words"), **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (record(created_at=datetime.fromisoformat("9999-12-31T23:59:59-12:00")), "bad_date"),
+        (record(created_at=datetime(1969, 12, 31, 23, 59, tzinfo=UTC)), "bad_date"),
+        (
+            record(created_at=datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=5)))),
+            "bad_date",
+        ),
+        (record(created_at="2024-01-01T00:00:00Z"), "bad_date"),
+        (record(edited_at=datetime.fromisoformat("9999-12-31T23:59:59-12:00")), "bad_date"),
+        (record("x" * 129), "id_too_long"),
+        (record(reply_to="r" * 129), "id_too_long"),
+        (record(""), "bad_id"),
+        (record(author_id=2**64), "bad_id"),
+        (record(channel_id=-1), "bad_id"),
+        (record(thread_id=True), "bad_id"),
+        (record(kind="poll"), "bad_record"),
+    ],
+)
+def test_a_post_that_cannot_be_stored_is_a_typed_skip_and_the_batch_survives(
+    service: KnowledgeService, bad: PostRecord, reason: str
+) -> None:
+    enable_open(service, GUILD, 1)
+    report = service.ingest([post("good1", "a fine post"), bad, post("good2", "another one")])
+    assert report.inserted == 2 and report.embedded == 2
+    assert [s.reason for s in report.skipped] == [reason]
+    assert len(report.skipped[0].external_id) <= 128
+    assert sorted(p.external_id for p in posts_in_sql(service)) == ["good1", "good2"]
+    assert len(service.store.vector_index(GUILD)) == 2
+
+
+def test_ids_that_share_their_first_128_characters_never_merge(service: KnowledgeService) -> None:
+    enable_open(service, GUILD, 1)
+    stem = "7" * 128
+    report = service.ingest([post(stem + "1", "first text"), post(stem + "2", "second text")])
+    assert report.skip_counts() == {"id_too_long": 2} and posts_in_sql(service) == []
+    assert service.ingest([post(stem, "exactly the limit")]).inserted == 1
+
+
+def test_dates_are_stored_in_utc_whether_naive_or_aware(service: KnowledgeService) -> None:
+    enable_open(service, GUILD, 1)
+    eastern = timezone(timedelta(hours=-5))
+    report = service.ingest(
+        [
+            record("naive", created_at=datetime(2024, 3, 1, 12, 0)),
+            record("aware", created_at=datetime(2024, 3, 1, 7, 0, tzinfo=eastern)),
+            record("utc", created_at=datetime(2024, 3, 1, 12, 0, tzinfo=UTC)),
+        ]
+    )
+    assert report.inserted == 3 and not report.skipped
+    stamps = {p.external_id: p.created_at.replace(tzinfo=None) for p in posts_in_sql(service)}
+    assert set(stamps.values()) == {datetime(2024, 3, 1, 12, 0)}
+    after = datetime(2024, 3, 1, 11, 0, tzinfo=UTC)
+    hits = service.search("fine words", SearchScope(guild_id=GUILD, after=after), mode="dense")
+    assert len(hits) == 3  # the catalog (epoch seconds) and SQL agree on every post's time
+
+
+def test_a_value_the_database_refuses_costs_only_its_own_post(
+    service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the field checks (here switched off), the batch is retried post by post."""
+    enable_open(service, GUILD, 1)
+    monkeypatch.setattr("knowledge.ingest.checked_record", lambda r: r)
+    late = datetime.fromisoformat("9999-12-31T23:59:59-12:00")
+    report = service.ingest(
+        [
+            post("good1", "a fine post"),
+            record("huge", author_id=2**64),
+            record("late", created_at=late),
+            post("good2", "another one"),
+        ]
+    )
+    assert report.received == 4 and report.inserted == 2 and report.embedded == 2
+    assert sorted((s.external_id, s.reason) for s in report.skipped) == [
+        ("huge", "bad_record"),
+        ("late", "bad_record"),
+    ]
+    assert sorted(p.external_id for p in posts_in_sql(service)) == ["good1", "good2"]
+    columns = service.store.catalog(GUILD).columns()
+    assert set(columns.ids.tolist()) == {p.id for p in posts_in_sql(service)}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import knowledge.privacy.consent as privacy_module
+import knowledge.privacy.erase as erase_module
 from knowledge.config import KindredSettings
 from knowledge.embeddings import HashingEmbedder
 from knowledge.errors import NotFound
@@ -142,7 +142,7 @@ def test_without_the_scrub_steps_deleted_bytes_survive(
     """The byte check above is sensitive: skip optimize/checkpoint/save and it finds leftovers."""
     service, manager = world
     needles = [MARKER.encode(), TOKEN[2:].encode(), *vectors_of(service, LEAVER)]
-    monkeypatch.setattr(privacy_module, "scrub", lambda store, guilds, vacuum=False: (False, False))
+    monkeypatch.setattr(erase_module, "scrub", lambda store, guilds, vacuum=False: (False, False))
     manager.delete_member(GUILD, LEAVER)
     assert leftovers(settings.storage.data_dir, needles)  # WAL, FTS segments, old faiss file
     service.close()  # even an orderly close (checkpoint + save) leaves the FTS token behind
@@ -226,15 +226,19 @@ def test_discord_side_delete_then_compact_scrubs_the_bytes(
     assert service.ingest(history()).inserted == 2  # no tombstone: Discord no longer has them
 
 
-def test_forget_guild_drops_every_privacy_row(
+def test_purge_guild_drops_every_privacy_row(
     world: tuple[KnowledgeService, PrivacyManager],
 ) -> None:
     service, manager = world
     manager.set_consent(GUILD, STAYER, searchable=False, by=STAYER)
     manager.delete_member(GUILD, LEAVER)
     manager.set_retention(GUILD, 400)
-    manager.forget_guild(GUILD)
+    cached = manager.read_policy(SearchScope(guild_id=GUILD))  # the guild's consent, cached
+    assert cached.withheld_author_ids == {STAYER}
+    service.purge_guild(GUILD)
     with service.store.engine.connect() as c:
         for table in ("memberconsent", "consentevent", "posttombstone", "guildprivacy"):
             assert c.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
     assert manager.search_mode(GUILD) == "opt_in" and manager.retention_days(GUILD) is None
+    scope = manager.read_policy(SearchScope(guild_id=GUILD))
+    assert scope.withheld_author_ids == frozenset()  # the cached consent went with the guild

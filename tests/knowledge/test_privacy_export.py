@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from knowledge.privacy.consent import PrivacyManager
-from knowledge.privacy.tables import MEMBER_TABLES, uncovered_member_columns
+from knowledge.privacy.tables import member_specs, registry_problems
 from knowledge.records import PostRecord
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, enable, post
@@ -69,9 +69,9 @@ def test_export_holds_every_row_about_the_member(
         ("searchable", True),
         ("matchable", True),
     ]
-    assert data["counts"] == {"posttombstone": 0}
-    for spec in MEMBER_TABLES:  # every listed table appears, as rows or as a count
-        assert spec.name in tables or spec.name in data["counts"]
+    for spec in member_specs():  # every table with a member column appears
+        assert spec.name in tables, spec.name
+    assert "posttombstone" not in tables  # tombstones name no member (message ids only)
 
 
 def test_export_holds_nothing_about_anyone_else(
@@ -93,20 +93,34 @@ def test_export_holds_nothing_about_anyone_else(
 
 
 def test_every_member_column_is_covered_by_export_and_delete() -> None:
-    """A new table with a member column must be added to privacy_tables (export and delete)."""
-    assert uncovered_member_columns(SQLModel.metadata) == []
+    """A new table with a member column must be in the registry (export and erase read it)."""
+    assert registry_problems(SQLModel.metadata) == []
     probe = sa.MetaData()
     sa.Table(
         "future_profile", probe, sa.Column("user_id", sa.BigInteger), sa.Column("bio", sa.Text)
     )
-    assert uncovered_member_columns(probe) == ["future_profile.user_id"]
+    assert registry_problems(probe) == [
+        "future_profile: not in the registry",
+        "future_profile.user_id: looks like an id but is not declared",
+    ]
 
 
-def test_export_after_delete_is_empty_but_counts_tombstones(pm: PrivacyManager) -> None:
+def test_export_after_delete_is_empty_and_tombstones_name_no_one(
+    pm: PrivacyManager, service: KnowledgeService
+) -> None:
     pm.delete_member(GUILD, ME)
     data = pm.export(GUILD, ME)
     assert all(rows == [] for rows in data["tables"].values())
-    assert data["counts"] == {"posttombstone": 4}
+    assert "counts" not in data and "posttombstone" not in data["tables"]
+    assert data["actions_recorded"] and not any(data["actions_recorded"].values())
+    tombstones = table_rows(service, "SELECT * FROM posttombstone WHERE guild_id = :g", g=GUILD)
+    assert sorted(str(r["external_id"]) for r in tombstones) == [
+        "me-0",
+        "me-1",
+        "me-2",
+        "me-c2",
+    ]
+    assert all(set(r) == {"guild_id", "external_id", "reason", "created_at"} for r in tombstones)
     assert pm.export(OTHER_GUILD, ME)["tables"]["post"]  # another guild is untouched
 
 
@@ -114,6 +128,6 @@ def test_summary_counts_by_channel_and_states(pm: PrivacyManager) -> None:
     summary = pm.summary(GUILD, ME)
     assert summary.posts == 4 and summary.posts_by_channel == {1: 3, 2: 1}
     assert summary.consent.searchable and summary.consent.matchable
-    assert summary.consent_changes == 2 and summary.tombstones == 0
+    assert summary.consent_changes == 2
     assert summary.profile is None and summary.pending_introductions == 0
     assert summary.retention_days is None

@@ -118,3 +118,24 @@ def test_hits_carry_snippet_marks_and_jump_ids(community: KnowledgeService) -> N
 def test_similar_to_post_excludes_itself(community: KnowledgeService) -> None:
     hits = community.similar_to_post(GUILD, "open-3", SearchScope(guild_id=GUILD), limit=5)
     assert hits and "open-3" not in {h.external_id for h in hits}
+
+
+def test_similar_to_message_uses_the_stored_post_and_excludes_it(
+    community: KnowledgeService,
+) -> None:
+    scope = SearchScope(guild_id=GUILD, readable_channel_ids=frozenset({OPEN}))
+    # The text passed is unrelated: an indexed message is matched by what Kindred stored.
+    hits = community.similar_to_message(GUILD, "open-3", "completely unrelated words", scope, 5)
+    ids = [h.external_id for h in hits]
+    assert ids and "open-3" not in ids
+    assert all(i.startswith("open-") for i in ids)
+
+
+def test_similar_to_message_falls_back_to_its_text_when_not_indexed(
+    community: KnowledgeService,
+) -> None:
+    scope = SearchScope(guild_id=GUILD, readable_channel_ids=frozenset({OPEN}))
+    text = "sleep was hard on prednisone for me, week 7 of the taper"
+    hits = community.similar_to_message(GUILD, "never-stored", text, scope, 5)
+    assert hits and hits[0].external_id == "open-7"
+    assert all(h.channel_id == OPEN for h in hits)

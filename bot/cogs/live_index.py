@@ -1,4 +1,4 @@
-"""Live sync: new, edited and deleted messages, threads, deleted channels, removed guilds.
+"""Live indexing: new, edited and deleted messages, threads, deleted channels, removed guilds.
 
 Nothing from a channel that is not enabled is stored, embedded or logged; logs carry ids and
 counts only.
@@ -7,20 +7,17 @@ counts only.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
 from bot.adapters import Place, channel_record, is_indexable_author, place_of, post_record
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
+from bot.client import KindredBot
 
 log = logging.getLogger(__name__)
 
 
-class SyncCog(commands.Cog):
+class LiveIndexCog(commands.Cog):
     """Keeps the knowledge store in step with what happens on Discord."""
 
     def __init__(self, bot: KindredBot) -> None:
@@ -28,14 +25,17 @@ class SyncCog(commands.Cog):
 
     async def _enabled_place(self, channel: object, guild_id: int | None) -> Place | None:
         place = place_of(channel, guild_id)
-        if place is None or place.channel_id not in await self.bot.enabled_ids(place.guild_id):
+        if place is None:
+            return None
+        if place.channel_id not in await self.bot.indexed.enabled_ids(place.guild_id):
             return None
         return place
 
     async def _register_thread(self, channel: object) -> None:
-        if isinstance(channel, discord.Thread) and channel.id not in self.bot.known_threads:
-            await self.bot.run_sync(self.bot.service.upsert_channels, [channel_record(channel)])
-            self.bot.known_threads.add(channel.id)
+        indexed = self.bot.indexed
+        if isinstance(channel, discord.Thread) and not indexed.knows_thread(channel.id):
+            await self.bot.offload.run(self.bot.service.upsert_channels, [channel_record(channel)])
+            indexed.remember_threads([channel])
 
     async def _ingest(self, message: discord.Message) -> None:
         if not is_indexable_author(message):
@@ -46,11 +46,11 @@ class SyncCog(commands.Cog):
         if place is None:
             return
         await self._register_thread(message.channel)
-        service = self.bot.service
-        report = await self.bot.run_sync(service.ingest, [post_record(message, place)])
+        service, offload = self.bot.service, self.bot.offload
+        report = await offload.run(service.ingest, [post_record(message, place)])
         if report.flagged:  # crisis language: answered within this same event handling
             await self.bot.respond_to_flags(message, report.flagged)
-        await self.bot.run_sync(service.flush)
+        await offload.run(service.flush)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -72,11 +72,11 @@ class SyncCog(commands.Cog):
             await self._delete(payload.guild_id, sorted(payload.message_ids))
 
     async def _delete(self, guild_id: int, message_ids: list[int]) -> None:
-        if not await self.bot.enabled_ids(guild_id):
+        if not await self.bot.indexed.enabled_ids(guild_id):
             return
         ids = [str(i) for i in message_ids]
-        await self.bot.run_sync(self.bot.service.delete_messages, guild_id, ids)
-        await self.bot.run_sync(self.bot.service.flush)
+        await self.bot.offload.run(self.bot.service.delete_messages, guild_id, ids)
+        await self.bot.offload.run(self.bot.service.flush)
 
     @commands.Cog.listener()
     async def on_thread_create(self, thread: discord.Thread) -> None:
@@ -88,34 +88,33 @@ class SyncCog(commands.Cog):
     @commands.Cog.listener()
     async def on_thread_update(self, before: discord.Thread, after: discord.Thread) -> None:
         if before.name != after.name and await self._enabled_place(after, after.guild.id):
-            await self.bot.run_sync(self.bot.service.upsert_channels, [channel_record(after)])
+            await self.bot.offload.run(self.bot.service.upsert_channels, [channel_record(after)])
 
     @commands.Cog.listener()
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         bot = self.bot
-        if payload.parent_id not in await bot.enabled_ids(payload.guild_id):
+        if payload.parent_id not in await bot.indexed.enabled_ids(payload.guild_id):
             return
-        await bot.run_sync(bot.service.delete_thread, payload.guild_id, payload.thread_id)
-        await bot.run_sync(bot.backfill.checkpoints.forget_source, payload.thread_id)
-        bot.known_threads.discard(payload.thread_id)
+        bot.indexed.forget_thread(payload.thread_id)
+        await bot.offload.run(bot.service.delete_thread, payload.guild_id, payload.thread_id)
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         bot = self.bot
-        if channel.id not in await bot.enabled_ids(channel.guild.id):
+        if channel.id not in await bot.indexed.enabled_ids(channel.guild.id):
             return
-        await bot.backfill.cancel(channel.id)
-        bot.mark_enabled(channel.guild.id, channel.id, False)
-        removed = await bot.run_sync(bot.service.purge_channel, channel.guild.id, channel.id)
-        await bot.run_sync(bot.backfill.checkpoints.forget_channel, channel.guild.id, channel.id)
+        await bot.indexed.forget_channel(channel.guild.id, channel.id)
+        removed = await bot.offload.run(bot.service.purge_channel, channel.guild.id, channel.id)
         log.info("channel %s deleted: purged %d posts", channel.id, removed)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Kindred was removed from a server: forget everything about it."""
         bot = self.bot
-        await bot.backfill.cancel_guild(guild.id)
-        bot.forget_guild(guild.id)
-        removed = await bot.run_sync(bot.service.purge_guild, guild.id)
-        await bot.run_sync(bot.backfill.checkpoints.forget_guild, guild.id)
+        await bot.indexed.forget_guild(guild.id)
+        removed = await bot.offload.run(bot.service.purge_guild, guild.id)
         log.info("removed from guild %s: purged %d posts", guild.id, removed)
+
+
+async def setup(bot: KindredBot) -> None:
+    await bot.add_cog(LiveIndexCog(bot))

@@ -1,5 +1,5 @@
-"""Live sync against the fake Discord: only enabled channels are stored, edits re-index, deletes,
-threads, forum posts, disable, channel deletion, guild removal and reconnects."""
+"""Live indexing against the fake Discord: only enabled channels are stored, edits re-index,
+deletes, threads, forum posts, disable, channel deletion, guild removal and reconnects."""
 
 from __future__ import annotations
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from discord.ext import commands
 
-from bot.adapters import IndexableChannel
-
-if TYPE_CHECKING:
-    from bot.client import KindredBot
+from bot.client import KindredBot
 
 log = logging.getLogger(__name__)
 
 
-class BackfillCog(commands.Cog):
+class CatchUpCog(commands.Cog):
     """Queues a catch-up backfill for every enabled channel when the bot is ready."""
 
     def __init__(self, bot: KindredBot) -> None:
@@ -31,21 +27,24 @@ class BackfillCog(commands.Cog):
         bot = self.bot
         queued = 0
         for guild in bot.guilds:
-            for channel_id in sorted(await bot.enabled_ids(guild.id)):
-                channel = guild.get_channel(channel_id)
-                if isinstance(channel, IndexableChannel):
+            for channel_id in sorted(await bot.indexed.enabled_ids(guild.id)):
+                channel = bot.indexable_channel(guild.id, channel_id)
+                if channel is not None:
                     bot.backfill.enqueue(channel)
                     queued += 1
-                elif channel is None:
-                    await self._forget(guild.id, channel_id)
+                elif guild.get_channel(channel_id) is None:
+                    await self._purge(guild.id, channel_id)
         if queued:
             log.info("catch-up queued for %d channels", queued)
         return queued
 
-    async def _forget(self, guild_id: int, channel_id: int) -> None:
+    async def _purge(self, guild_id: int, channel_id: int) -> None:
         """An enabled channel deleted while the bot was away: purge it."""
         bot = self.bot
-        bot.mark_enabled(guild_id, channel_id, False)
-        removed = await bot.run_sync(bot.service.purge_channel, guild_id, channel_id)
-        await bot.run_sync(bot.backfill.checkpoints.forget_channel, guild_id, channel_id)
+        await bot.indexed.forget_channel(guild_id, channel_id)
+        removed = await bot.offload.run(bot.service.purge_channel, guild_id, channel_id)
         log.info("channel %s vanished while offline: purged %d posts", channel_id, removed)
+
+
+async def setup(bot: KindredBot) -> None:
+    await bot.add_cog(CatchUpCog(bot))
