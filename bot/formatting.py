@@ -28,6 +28,10 @@ EMBED_TOTAL_LIMIT = 6000
 
 DISCLAIMER = "These are members' own experiences, not medical advice."
 EXPERIENCE_LABEL = "A member shared:"
+NOTHING_CLOSE = "Nothing close to that was found in the channels you can read."
+NEAREST_LABEL = "Not close, but the nearest:"
+NOT_CLOSE_LABEL = "Not close:"
+NEAREST_SHOWN = 3
 SNIPPET_LIMIT = 600
 _ANGLE_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
 _TRAILING_ESCAPES = re.compile(r"\\+$")
@@ -85,11 +89,13 @@ def jump_url(hit: SearchHit) -> str:
 
 
 def hit_field(hit: SearchHit, number: int, channel_name: str | None) -> tuple[str, str]:
-    """One result as an embed field (name, value), labelled as a member's experience."""
+    """One result as an embed field (name, value), labelled as a member's experience (and as
+    not close when it is below the relevance floor)."""
     place = f"#{safe_name(channel_name or hit.channel_name or str(hit.channel_id), 80)}"
     if hit.thread_name:
         place += f" › {safe_name(hit.thread_name, 80)}"
-    name = truncate(f"{number}. {EXPERIENCE_LABEL} {place} · {hit.created_at:%Y-%m-%d}", 256)
+    label = EXPERIENCE_LABEL if hit.close else f"{NOT_CLOSE_LABEL} {EXPERIENCE_LABEL}"
+    name = truncate(f"{number}. {label} {place} · {hit.created_at:%Y-%m-%d}", 256)
     link = f"\n[Jump to the post]({jump_url(hit)})"
     body = snippet_markdown(hit.snippet, FIELD_VALUE_LIMIT - len(link) - 4)
     return name, truncate(f"{body}{link}", FIELD_VALUE_LIMIT)
@@ -110,6 +116,30 @@ def results_embed(
     end = start + len(hits)
     footer = f"Results {start + 1}–{end} of {total}. {DISCLAIMER}" if total else DISCLAIMER
     embed.set_footer(text=footer)
+    return clamp_embed(embed)
+
+
+def close_first(hits: list[SearchHit]) -> tuple[list[SearchHit], list[SearchHit]]:
+    """The answers (hits that clear the relevance floor, in rank order) and the nearest few
+    below it: those are no answer, shown only after the answers, labelled NOT_CLOSE_LABEL, or
+    under NEAREST_LABEL when nothing close was found."""
+    answers = [hit for hit in hits if hit.close]
+    return answers, [hit for hit in hits if not hit.close][:NEAREST_SHOWN]
+
+
+def nearest_embed(
+    about: str, hits: list[SearchHit], channel_names: dict[int, str]
+) -> discord.Embed:
+    """The nearest posts when nothing close was found, under NEAREST_LABEL, never as answers."""
+    embed = discord.Embed(
+        title=NEAREST_LABEL,
+        description=truncate(about, 300),
+        colour=discord.Colour.light_grey(),
+    )
+    for number, hit in enumerate(hits, start=1):
+        name, value = hit_field(hit, number, channel_names.get(hit.channel_id))
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=DISCLAIMER)
     return clamp_embed(embed)
 
 

@@ -21,6 +21,7 @@ from bot.formatting import (
     edit_original,
     edit_response,
     notice_embed,
+    quote_member_text,
     respond,
     send,
 )
@@ -60,6 +61,10 @@ def summary_embed(summary: PrivacySummary) -> discord.Embed:
         f"**Profile data:** {'none' if not summary.profile else 'yes'}",
         f"**Pending introductions:** {summary.pending_introductions}",
     ]
+    if summary.condition_tags:  # strong tags only; weak ranking evidence is never listed
+        tags = list(summary.condition_tags.items())[:15]
+        lines.append("**Condition tags from your posts:**")
+        lines.extend(f"• {quote_member_text(name, 80)}: {n:,}" for name, n in tags)
     if summary.retention_days:
         lines.append(f"Posts are kept at most {summary.retention_days} days on this server.")
     return notice_embed("What Kindred holds about you here", "\n".join(lines))

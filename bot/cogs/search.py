@@ -12,7 +12,16 @@ from discord.ext import commands
 
 from bot.adapters import place_of
 from bot.client import KindredBot
-from bot.formatting import DISCLAIMER, quote_member_text, respond, results_embed, truncate
+from bot.formatting import (
+    DISCLAIMER,
+    NOTHING_CLOSE,
+    close_first,
+    nearest_embed,
+    quote_member_text,
+    respond,
+    results_embed,
+    truncate,
+)
 from bot.permissions import member_scope
 from bot.views import ResultsView
 from knowledge.errors import InvalidInput
@@ -21,7 +30,7 @@ from knowledge.records import SearchHit
 RESULT_LIMIT = 50
 SIMILAR_LIMIT = 15
 NOT_ENABLED = "Kindred is not enabled in that channel, so it can't look for similar posts."
-NO_RESULTS = f"No shared experiences matched. {DISCLAIMER}"
+NOTHING_SIMILAR = "Nothing close to this post was found in the channels you can read."
 
 
 def parse_day(value: str | None, option: str) -> datetime | None:
@@ -91,7 +100,7 @@ class SearchCog(commands.Cog):
         )
         hits = await self._run(self.bot.service.search, query, scope, RESULT_LIMIT)
         title = f"Shared experiences: {quote_member_text(query, 150)}"
-        await self._show(interaction, title, hits)
+        await self._show(interaction, title, hits, NOTHING_CLOSE)
 
     async def find_similar(
         self, interaction: discord.Interaction[Any], message: discord.Message
@@ -113,24 +122,38 @@ class SearchCog(commands.Cog):
             scope,
             SIMILAR_LIMIT,
         )
-        await self._show(interaction, "Posts like this one", hits)
+        await self._show(interaction, "Posts like this one", hits, NOTHING_SIMILAR)
 
     async def _run(self, fn: Any, *args: Any) -> list[SearchHit]:
         hits: list[SearchHit] = await self.bot.offload.run(fn, *args)
         return hits
 
     async def _show(
-        self, interaction: discord.Interaction[Any], title: str, hits: list[SearchHit]
+        self,
+        interaction: discord.Interaction[Any],
+        title: str,
+        found: list[SearchHit],
+        nothing_close: str,
     ) -> None:
-        if not hits:
-            await respond(interaction, NO_RESULTS)
-            return
+        """Hits that clear the relevance floor as paged answers, then the nearest few below it
+        labelled "Not close"; when none clears it, say so and show those under "Not close, but
+        the nearest:"."""
+        answers, nearest = close_first(found)
+        hits = answers + nearest
         guild = interaction.guild
         names = {
             h.channel_id: c.name
             for h in hits
             if guild and (c := guild.get_channel(h.channel_id)) is not None
         }
+        if not answers:
+            text = f"{nothing_close} {DISCLAIMER}"
+            if nearest:
+                embed = nearest_embed(truncate(title, 200), nearest, names)
+                await respond(interaction, text, embed=embed)
+            else:
+                await respond(interaction, text)
+            return
 
         def render(page: list[SearchHit], start: int, total: int) -> discord.Embed:
             return results_embed(truncate(title, 200), page, start, total, names)

@@ -27,7 +27,13 @@ from kindred.cli.common import (
 )
 from kindred.cli.privacy import app as privacy_app
 from kindred.cli.progress import progress_bar
-from kindred.cli.render import hits_table
+from kindred.cli.render import (
+    NEAREST_LABEL,
+    NOT_CLOSE_LABEL,
+    NOTHING_CLOSE,
+    close_first,
+    hits_table,
+)
 from kindred.cli.run import run
 from kindred.evaluation.retrieval import run_retrieval_eval
 from knowledge.logs import configure_logging
@@ -123,10 +129,15 @@ def search(
         opt_in = service.privacy.search_mode(guild) == OPT_IN
     where = " in " + ", ".join(c.label for c in names) if names else ""
     title = escape(f"Results for “{query}”{where}")
-    if hits:
-        out.print(hits_table(title, hits))
+    answers, nearest = close_first(hits)
+    if answers:
+        out.print(hits_table(title, answers))
+        if nearest:
+            out.print(hits_table(escape(NOT_CLOSE_LABEL), nearest, start=len(answers) + 1))
         return
-    say(f"No matching posts in guild {guild}{where}.")
+    say(f"{NOTHING_CLOSE} for “{query}” in guild {guild}{where}.")
+    if nearest:
+        out.print(hits_table(escape(NEAREST_LABEL), nearest))
     if opt_in:
         say(
             f"Guild {guild} is opt-in: only posts of members who agreed to be found are "

@@ -18,6 +18,10 @@ from knowledge.records import Flag, IngestReport, SearchHit, Skip, SnippetPart
 CRISIS = "crisis"
 CONCERN = "concern"
 MAX_LINE_DETAILS = 20
+NOTHING_CLOSE = "Nothing close was found"
+NEAREST_LABEL = "Not close, but the nearest:"
+NOT_CLOSE_LABEL = "Not close:"
+NEAREST_SHOWN = 3
 
 # What each skip reason means, as the end of "Skipped N posts: 3 <words>, ...".
 REASON_WORDS = {
@@ -72,12 +76,12 @@ def snippet_markup(parts: Iterable[SnippetPart]) -> str:
     )
 
 
-def hits_table(title: str, hits: list[SearchHit]) -> Table:
+def hits_table(title: str, hits: list[SearchHit], start: int = 1) -> Table:
     table = Table(title=title, caption=EXPERIENCE_LABEL, show_lines=True, expand=True)
     table.add_column("#", justify="right", width=3)
     table.add_column("where / who / when", width=28)
     table.add_column("what they shared")
-    for number, hit in enumerate(hits, start=1):
+    for number, hit in enumerate(hits, start=start):
         place = f"#{hit.channel_name or hit.channel_id}"
         if hit.thread_name:
             place += f" › {hit.thread_name}"
@@ -85,6 +89,14 @@ def hits_table(title: str, hits: list[SearchHit]) -> Table:
         where = escape(f"{place}\n{who}\n{hit.created_at:%Y-%m-%d}")
         table.add_row(str(number), where, snippet_markup(hit.snippet))
     return table
+
+
+def close_first(hits: list[SearchHit]) -> tuple[list[SearchHit], list[SearchHit]]:
+    """The answers (hits that clear the relevance floor, in rank order) and the nearest few
+    below it: those are no answer, shown only after the answers under NOT_CLOSE_LABEL, or under
+    NEAREST_LABEL when nothing close was found."""
+    answers = [hit for hit in hits if hit.close]
+    return answers, [hit for hit in hits if not hit.close][:NEAREST_SHOWN]
 
 
 def counted(n: int, one: str, many: str | None = None) -> str:

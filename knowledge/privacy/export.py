@@ -2,7 +2,8 @@
 
 The export reads the member part of the registry (`knowledge.privacy.tables`): every table with a
 member column, the child rows of their posts, and counts of the actor columns naming them.
-Tombstones name no member (message ids only), so they belong to nobody's export.
+Tombstones name no member (message ids only), so they belong to nobody's export. Of a post's
+condition entries only tags are exported (weight > 0); weak ranking evidence is never shown.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import sqlalchemy as sa
 
 from knowledge.privacy.state import ConsentState
 from knowledge.privacy.tables import actor_columns, member_specs, post_child_specs
-from knowledge.store.models import ConsentEvent, Post, utcnow
+from knowledge.store.condition_vectors import CARER_PREFIX
+from knowledge.store.models import ConsentEvent, Post, PostCondition, utcnow
 from knowledge.store.store import Store
 
 EXPORT_FORMAT = "kindred-member-export/2"
 _POST = Post.__table__  # type: ignore[attr-defined]
+_CONDITION = PostCondition.__table__  # type: ignore[attr-defined]
 _CHUNK = 500
 
 
@@ -38,6 +41,29 @@ class PrivacySummary:
     profile: dict[str, Any] | None = None
     pending_introductions: int = 0
     notes: list[str] = field(default_factory=list)
+    condition_tags: dict[str, int] = field(default_factory=dict)
+    """Condition tags of the member's posts (strong evidence only, e.g. "Long COVID" or
+    "caring for: ADHD") -> number of posts; weak ranking evidence is never listed."""
+
+
+def shown_rows(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
+    """Rows of `table` a member may see: for `postcondition` only tags (weight > 0, see
+    `knowledge.store.condition_vectors`); weak or negative ranking evidence is never shown."""
+    if table.name == _CONDITION.name:
+        return (table.c.weight > 0,)
+    return ()
+
+
+def tag_label(store: Store, condition_id: str) -> str:
+    """A tag's name ("Long COVID"; "caring for: ADHD" for a carer tag; the id if the
+    vocabulary no longer has it)."""
+    carer = condition_id.startswith(CARER_PREFIX)
+    plain = condition_id.removeprefix(CARER_PREFIX)
+    try:
+        name = store.tagger.name(plain)
+    except KeyError:
+        name = plain
+    return f"caring for: {name}" if carer else name
 
 
 def _count(session: sa.Connection, table: sa.Table, *conditions: sa.ColumnElement[bool]) -> int:
@@ -58,8 +84,16 @@ def summarize_member(
         .group_by(_POST.c.channel_id)
     )
     events = ConsentEvent.__table__  # type: ignore[attr-defined]
+    tags = (
+        sa.select(_CONDITION.c.condition_id, sa.func.count())
+        .select_from(_CONDITION.join(_POST, _POST.c.id == _CONDITION.c.post_id))
+        .where(_POST.c.guild_id == guild_id, _POST.c.author_id == member_id)
+        .where(*shown_rows(_CONDITION))
+        .group_by(_CONDITION.c.condition_id)
+    )
     with store.engine.connect() as connection:
         counts = {int(c): int(n) for c, n in connection.execute(by_channel).all()}
+        tag_counts = [(str(c), int(n)) for c, n in connection.execute(tags).all()]
         changes = _count(
             connection, events, events.c.guild_id == guild_id, events.c.user_id == member_id
         )
@@ -72,6 +106,9 @@ def summarize_member(
         consent_changes=changes,
         retention_days=retention_days,
         notes=["No profile is kept.", "No introductions are pending."],
+        condition_tags={
+            tag_label(store, c): n for c, n in sorted(tag_counts, key=lambda t: (-t[1], t[0]))
+        },
     )
 
 
@@ -112,7 +149,7 @@ def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]
             found: list[dict[str, object]] = []
             for start in range(0, len(post_ids), _CHUNK):
                 chunk = post_ids[start : start + _CHUNK]
-                query = sa.select(table).where(table.c[child.post].in_(chunk))
+                query = sa.select(table).where(table.c[child.post].in_(chunk), *shown_rows(table))
                 found.extend(_rows(connection, query.order_by(*table.primary_key.columns)))
             tables[child.name] = found
         for spec, column in actor_columns():
@@ -130,6 +167,11 @@ def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]
         "actions_recorded": actions,
         "notes": {
             "postvector.vector": "the post's embedding: float32 values, little-endian, base64",
+            "postcondition": (
+                "condition tags of your posts: conditions a post clearly names as your own, or "
+                "'carer:<id>' for caring for someone with it; weaker hints Kindred uses only to "
+                "rank search results are never shown and are not tags"
+            ),
             "actions_recorded": "rows naming this member as the one who made a change",
             "tombstones": (
                 "ids of messages deleted at a member's request are kept so they are never "

@@ -201,3 +201,61 @@ async def test_result_buttons_are_disabled_on_timeout(server: Server, data_dir: 
     buttons = edit.json["components"][0]["components"]
     assert all(b["disabled"] for b in buttons)
     assert edit.json["allowed_mentions"] == {"parse": []}
+
+
+UNRELATED = (
+    "sourdough starter recipe with rye flour",
+    "I knit scarves for my grandchildren every winter",
+    "My knee brace squeaks when I climb stairs",
+)
+
+
+async def test_a_query_with_no_relevant_post_gets_nothing_close(
+    server: Server, bot: QuickBot, kservice: KnowledgeService
+) -> None:
+    for text in UNRELATED:
+        server.world.add_message(server.general, server.bob, text)
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        _ix, message = await search(server, server.alice, "anyone here with lupus and joint pain?")
+    assert message["flags"] & 64
+    assert "Nothing close to that was found" in message["content"]
+    assert "not medical advice" in message["content"]
+    embed = message["embeds"][0]
+    assert embed["title"] == "Not close, but the nearest:"  # never presented as answers
+    assert 0 < len(embed["fields"]) <= 3
+    assert "Results" not in embed["footer"]["text"] and not message.get("components")
+
+
+async def test_a_query_with_a_relevant_post_gets_it_first(
+    server: Server, bot: QuickBot, kservice: KnowledgeService
+) -> None:
+    for text in UNRELATED:
+        server.world.add_message(server.general, server.bob, text)
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        _ix, message = await search(server, server.alice, "sourdough starter recipe with rye flour")
+    assert "Nothing close" not in message["content"]
+    embed = message["embeds"][0]
+    assert "Not close" not in embed["title"] and embed["title"].startswith("Shared experiences")
+    first, *rest = embed["fields"]
+    assert "sourdough" in first["value"] and "Not close" not in first["name"]
+    assert rest and all(f["name"].split(". ", 1)[1].startswith("Not close:") for f in rest)
+
+
+async def test_find_similar_with_nothing_close_says_so(
+    server: Server, bot: QuickBot, kservice: KnowledgeService
+) -> None:
+    target, *_ = [server.world.add_message(server.general, server.bob, t) for t in UNRELATED]
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        ix = await server.fake.message_command(
+            "Find similar posts", user=server.alice, target=target
+        )
+        await ix.wait_response()
+        await eventually(lambda: bool(ix.followups))
+    message = ix.followups[0]
+    assert message["flags"] & 64
+    assert "Nothing close to this post was found" in message["content"]
+    assert message["embeds"][0]["title"] == "Not close, but the nearest:"
+    assert "sourdough" not in field_text(message)

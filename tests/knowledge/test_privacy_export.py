@@ -60,9 +60,10 @@ def test_export_holds_every_row_about_the_member(
         assert got["content"] == expected["content"] and got["id"] == expected["id"]
     post_ids = [p["id"] for p in expected_posts]
     marks = ",".join(str(i) for i in post_ids)
-    for child in ("postvector", "postcondition"):
-        want = table_rows(service, f"SELECT * FROM {child} WHERE post_id IN ({marks})")
-        assert len(tables[child]) == len(want) and want, child
+    want = table_rows(service, f"SELECT * FROM postvector WHERE post_id IN ({marks})")
+    assert len(tables["postvector"]) == len(want) and want
+    shown = f"SELECT * FROM postcondition WHERE post_id IN ({marks}) AND weight > 0"
+    assert len(tables["postcondition"]) == len(table_rows(service, shown))
     assert len(tables["member"]) == 1 and tables["member"][0]["user_id"] == ME
     assert [(r["searchable"], r["matchable"]) for r in tables["memberconsent"]] == [(True, True)]
     assert [(r["setting"], r["value"]) for r in tables["consentevent"]] == [
@@ -131,3 +132,25 @@ def test_summary_counts_by_channel_and_states(pm: PrivacyManager) -> None:
     assert summary.consent_changes == 2
     assert summary.profile is None and summary.pending_introductions == 0
     assert summary.retention_days is None
+
+
+def test_export_and_summary_show_only_strong_tags(
+    pm: PrivacyManager, service: KnowledgeService
+) -> None:
+    """Own and carer tags are exported and summarised; weak ranking evidence never is."""
+    service.ingest([post("me-tags", "brain fog 8 months after covid, my son has ADHD", author=ME)])
+    (post_id,) = [
+        r["id"] for r in table_rows(service, "SELECT id FROM post WHERE external_id = 'me-tags'")
+    ]
+    stored = table_rows(service, "SELECT * FROM postcondition WHERE post_id = :p", p=post_id)
+    weak = {r["condition_id"] for r in stored if float(str(r["weight"])) < 0}
+    assert weak  # the tagger keeps weak evidence (brain fog: ME/CFS, menopause...) for ranking
+    data = json.loads(json.dumps(pm.export(GUILD, ME)))
+    rows = data["tables"]["postcondition"]
+    assert all(r["weight"] > 0 for r in rows)
+    exported = {r["condition_id"] for r in rows if r["post_id"] == post_id}
+    assert exported == {"long_covid", "carer:adhd"}
+    assert not weak & {r["condition_id"] for r in rows}
+    assert "postcondition" in data["notes"]
+    summary = pm.summary(GUILD, ME)
+    assert summary.condition_tags == {"Long COVID": 1, "caring for: ADHD": 1}
