@@ -49,6 +49,9 @@ class KindredBot(commands.Bot):
     """Built once with its service and settings (discord.py examples/advanced_startup.py)."""
 
     def __init__(self, service: KnowledgeService, settings: BotSettings, **options: Any) -> None:
+        # Kindred never joins voice: no start-up warnings about voice libraries it does not need.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=kindred_intents(),
@@ -58,9 +61,6 @@ class KindredBot(commands.Bot):
             **options,
         )
         quiet_discord_debug()
-        # Kindred never joins voice: no start-up warnings about voice libraries it does not need.
-        discord.VoiceClient.warn_nacl = False
-        discord.VoiceClient.warn_dave = False
         self.service = service
         self.settings = settings
         self.offload = Offloader()

@@ -199,3 +199,60 @@ async def test_reconnect_keeps_indexing(
         await eventually(lambda: not bot.backfill.jobs[server.general.id].active)
     assert server.fake.sessions[-1] == "identify"
     assert contents(kservice, gid).popitem()[1] == "after the reconnect"
+
+
+CRISIS_WORDS = "I am going to kill myself tonight, I have the pills ready"
+
+
+def data_files_containing(service: KnowledgeService, needle: bytes) -> list[str]:
+    folder = service.settings.storage.data_dir
+    return [str(p) for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+async def test_guild_removal_leaves_no_row_and_no_words_on_disk(
+    server: Server, bot: QuickBot, kservice: KnowledgeService
+) -> None:
+    """Through the real client: after GUILD_DELETE every table has zero rows for the guild and
+    the exact words of a crisis post are in no file of the data folder."""
+    from sqlmodel import SQLModel, text
+
+    from knowledge.privacy.tables import spec_for
+
+    gid = server.guild.id
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        desk = kservice.safety_desk  # alerts go to #staff, so an alert row quotes the post
+        await bot.offload.run(
+            lambda: desk.configure(gid, server.admin.id, moderator_channel_id=server.staff.id)
+        )
+        await server.fake.send_message(server.general, server.bob, CRISIS_WORDS)
+        await server.fake.send_message(server.general, server.alice, "ordinary words")
+        await eventually(lambda: post_count(kservice, gid) == 2)
+        await bot.offload.run(lambda: kservice.flush(force=True))
+
+        def alerts() -> int:
+            with kservice.store.session() as session:
+                query = text(f"SELECT COUNT(*) FROM safetyalert WHERE guild_id = {gid}")
+                return int(session.exec(query).one()[0])
+
+        await eventually(lambda: alerts() == 1)  # the crisis path ran and recorded an alert
+        assert data_files_containing(kservice, CRISIS_WORDS.encode())  # it was on disk
+        await server.fake.remove_guild(server.guild)
+        await eventually(lambda: kservice.store.guild_ids() == [])
+        await bot.offload.run(lambda: kservice.flush(force=True))
+    checked = 0
+    with kservice.store.session() as session:
+        for table in SQLModel.metadata.sorted_tables:
+            spec = spec_for(table.name)
+            assert spec is not None, f"{table.name} is not in the registry"
+            if spec.guild is not None:
+                where = f"{spec.guild} = {gid}"
+            elif spec.post is not None:  # rows of a post: none may outlive their post
+                where = f"{spec.post} NOT IN (SELECT id FROM post)"
+            else:
+                continue
+            count = session.exec(text(f"SELECT COUNT(*) FROM {table.name} WHERE {where}")).one()
+            assert count[0] == 0, table.name
+            checked += 1
+    assert checked >= 10
+    assert data_files_containing(kservice, CRISIS_WORDS.encode()) == []
