@@ -24,6 +24,7 @@ from knowledge.directory import Directory
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 from knowledge.errors import NotFound
 from knowledge.ingest import Ingestor, Progress
+from knowledge.matching import MemberMatcher
 from knowledge.privacy.consent import PrivacyManager
 from knowledge.privacy.erase import ChannelTarget, GuildTarget, MessagesTarget
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
@@ -104,6 +105,13 @@ class KnowledgeService:
         self._safety_desk = SafetyDesk(self.store, settings.crisis_response)
         self._checkpoints = BackfillCheckpoints(self.store)
         self._directory = Directory(self.store)
+        self._matching = MemberMatcher(
+            self.store,
+            self._privacy,
+            self.embedder,
+            lambda text: self.safety.assess(text).level.value == "crisis",
+            max_query_chars=settings.ingest.max_post_chars,
+        )
         self._last_save = time.monotonic()
 
     # -- sub-services ---------------------------------------------------------------------------
@@ -127,6 +135,11 @@ class KnowledgeService:
     def directory(self) -> Directory:
         """Members, channels and guilds as Kindred holds them (ids, names, post counts)."""
         return self._directory
+
+    @property
+    def matching(self) -> MemberMatcher:
+        """Fellow members to introduce (`rank_members`): opt-in, crisis-aware, one guild."""
+        return self._matching
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -224,6 +224,53 @@ def eval_retrieval(
     typer.echo(json.dumps(summary))
 
 
+def eval_matching(
+    posts: Annotated[
+        Path,
+        typer.Option(
+            "--posts", metavar="POSTS.jsonl", help="Posts (id, text, author); authors matchable."
+        ),
+    ],
+    queries: Annotated[
+        Path,
+        typer.Option(
+            "--queries", metavar="QUERIES.tsv", help="query_id: a post whose author asks."
+        ),
+    ],
+    out_path: Annotated[
+        Path, typer.Option("--out", metavar="RUN.tsv", help="Where to write the ranking.")
+    ],
+    k: Annotated[
+        int, typer.Option("--k", metavar="K", min=1, max=1000, help="Members per query.")
+    ] = 10,
+    config: ConfigOpt = None,
+) -> None:
+    """Rank fellow members as /connect does; write `query_id, member_id, rank, score`."""
+    from kindred.cli import common
+    from kindred.evaluation.matching import run_matching_eval
+    from kindred.files.loading import check_text_file
+
+    check_text_file(posts, "JSON Lines (.jsonl)")
+    check_text_file(queries, "a TSV file")
+    settings = settings_for(config, None)
+    configure_logging("WARNING")
+    total = sum(1 for _ in posts.open("rb"))
+    try:
+        with progress_bar("Indexing", total) as advance:
+            summary = run_matching_eval(
+                posts,
+                queries,
+                out_path,
+                k=k,
+                settings=settings,
+                progress=advance,
+                make_service=common.service_factory,
+            )
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(summary))
+
+
 def _register() -> None:
     """Commands in the order `kindred --help` lists them."""
     for name, function in (
@@ -239,6 +286,7 @@ def _register() -> None:
         app.command(name, cls=KindredCommand)(function)
     eval_app.command("retrieval", cls=KindredCommand)(eval_retrieval)
     eval_app.command("crisis", cls=KindredCommand)(eval_crisis)
+    eval_app.command("matching", cls=KindredCommand)(eval_matching)
     app.add_typer(eval_app, name="eval")
     app.add_typer(privacy_app, name="privacy")
     app.command("run", cls=KindredCommand)(run)
