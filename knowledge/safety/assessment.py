@@ -6,22 +6,23 @@ Two layers, combined:
   attempt and farewell language (crisis) and for death wishes, suicidal thoughts, self-harm, burden
   and hopelessness (concern), with guards for negation, past or habitual tense, another person as
   subject, idioms and jokes;
-- the similarity layer (`knowledge.safety.model`): a linear classifier over the post's sentence
-  embedding (the same normalised MiniLM vector ingest computes, so it is free when reused),
-  trained only on the project's own written examples. It reads the first 256 word pieces of a
-  post; the phrase layer reads all of it (up to `max_chars`). Scoring overlapping windows, or the
-  tail of long posts, was measured and dropped: on rmhd27-dev the maximum over windows raised
-  false alarms more than it found crises, and tail chunks changed almost nothing.
+- the similarity layer (`knowledge.safety.model`): a logistic regression over the post's sentence
+  embedding (the same normalised MiniLM vector ingest computes, so scoring it costs one dot
+  product), trained on real r/suicidewatch and control-community posts of rmhd27-dev plus the
+  project's written examples; its score is a probability that the text reads like a crisis post.
+
+The phrase rules stay overrides rather than features of the regression: as features they cost
+crisis recall under cross-validation (see `knowledge.safety.model`).
 
 A post is `crisis` when a crisis rule fires, when concern-level phrases combine (a death wish with
 timing, means or a farewell), when a concern rule fires and the similarity layer agrees
-(`corroborated_threshold`), or when the similarity layer alone is very sure (`crisis_threshold`).
-It is `concern` when any concern rule fires or the similarity score reaches `concern_threshold`.
+(`corroborated_threshold`), or when the similarity layer alone is sure enough (`crisis_threshold`,
+for texts of at least `min_words_for_similarity_crisis` words). It is `concern` when any concern
+rule fires or the score reaches `concern_threshold`.
 
-With `embedder=None` only the phrase layer runs: fast (about 900 posts/s) and transparent, with few
-false alarms, but it misses posts that say it without the listed words. On rmhd27-dev suicidewatch
-it flags 0.52 of posts (0.29 as crisis) against 0.92 (0.75) with the similarity layer; see
-`benchmarks/crisis.py`.
+With `embedder=None` only the phrase layer runs: fast and transparent, with few false alarms, but
+it misses posts that say it without the listed words (on rmhd27-dev it flags about half of
+r/suicidewatch). Cross-validated figures with intervals: `benchmarks/crisis.py`.
 
 `reasons` quote short matched phrases for moderators: treat them as message content and never log
 them.
@@ -63,8 +64,8 @@ class SafetyAssessment:
     """The verdict on one text.
 
     `reasons` name the rules, combinations and similarity that fired (short quotes included: never
-    log them). `score` is the similarity layer's probability that the text reads like the crisis and
-    concern examples; when only the phrase layer runs it is 0.0, 0.5 or 1.0 by level.
+    log them). `score` is the similarity layer's probability that the text reads like a crisis
+    post; when only the phrase layer runs it is 0.0, 0.5 or 1.0 by level.
     """
 
     level: SafetyLevel
@@ -79,20 +80,19 @@ class SafetyAssessment:
 class SafetySettings(BaseModel):
     """Thresholds of the crisis detector (the `[safety]` table of the configuration).
 
-    The three similarity thresholds were set on rmhd27-dev (the model itself never saw it): crisis
-    alone at about 0.7% false alarms on the control communities, concern-or-crisis at about 3%.
-    Scores of the shipped model are compressed (most text lies between 0.4 and 0.85), so steps of
-    0.01 matter.
+    The defaults are the shipped model's thresholds (`knowledge/data/safety_model.json`), chosen by
+    cross-validation on rmhd27-dev: out-of-fold scores of control-community posts put crisis at
+    about 0.6% false alarms and concern at about 2%, leaving room below the 1% and 3% targets.
     """
 
     crisis_threshold: float = Field(
-        0.71, ge=0.0, le=1.0, description="similarity score that alone makes a post a crisis"
+        0.6515, ge=0.0, le=1.0, description="similarity score that alone makes a post a crisis"
     )
     corroborated_threshold: float = Field(
-        0.62, ge=0.0, le=1.0, description="similarity score that lifts a concern phrase to crisis"
+        0.5615, ge=0.0, le=1.0, description="similarity score that lifts a concern phrase to crisis"
     )
     concern_threshold: float = Field(
-        0.66, ge=0.0, le=1.0, description="similarity score that alone makes a post a concern"
+        0.4714, ge=0.0, le=1.0, description="similarity score that alone makes a post a concern"
     )
     min_words_for_similarity_crisis: int = Field(
         20, ge=0, description="shorter texts reach crisis only through the phrase layer"
@@ -130,11 +130,17 @@ def _phrase_verdict(text: str, hits: list[PhraseHit]) -> _PhraseVerdict:
 class SafetyAssessor:
     """Assesses texts for crisis language; thread-safe, model loaded or trained lazily."""
 
-    def __init__(self, embedder: Embedder | None, settings: SafetySettings | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        settings: SafetySettings | None = None,
+        model: LinearSafetyModel | None = None,
+    ) -> None:
+        """`model` replaces the shipped classifier (cross-validation passes each fold's own)."""
         self._embedder = embedder
         self._settings = settings or SafetySettings()
         self._rules: tuple[PhraseRule, ...] = default_rules()
-        self._model: LinearSafetyModel | None = None
+        self._model: LinearSafetyModel | None = model
         self._lock = threading.Lock()
 
     @property
@@ -176,6 +182,8 @@ class SafetyAssessor:
         return [self._combine(text, score) for text, score in zip(cleaned, scores, strict=True)]
 
     def _scores(self, texts: list[str], vectors: Vectors | None) -> list[float | None]:
+        """Per text the classifier's score: the post head, or the short-message head below
+        `min_words_for_similarity_crisis` words."""
         model = self._classifier()
         if model is None or self._embedder is None:
             return [None] * len(texts)
@@ -187,10 +195,19 @@ class SafetyAssessor:
             rows = np.asarray(vectors, dtype=np.float32)[todo]
         else:
             rows = self._embedder.encode([texts[i] for i in todo])
-        probabilities = model.probabilities(rows)
-        for index, row in zip(todo, probabilities, strict=True):
-            scores[index] = float(row[1] + row[2])
+        short = np.asarray([not self._long_enough(texts[i]) for i in todo])
+        values = np.where(short, model.short_scores(rows), model.scores(rows))
+        for index, score in zip(todo, values, strict=True):
+            scores[index] = float(score)
         return scores
+
+    def _long_enough(self, text: str) -> bool:
+        return len(text.split()) >= self._settings.min_words_for_similarity_crisis
+
+    def _short_threshold(self) -> float:
+        model = self._model
+        fitted = model.thresholds.get("short") if model is not None else None
+        return self._settings.crisis_threshold if fitted is None else fitted
 
     def _combine(self, text: str, score: float | None) -> SafetyAssessment:
         settings = self._settings
@@ -199,20 +216,28 @@ class SafetyAssessor:
         if score is None:
             shown = {SafetyLevel.CRISIS: 1.0, SafetyLevel.CONCERN: 0.5, SafetyLevel.NONE: 0.0}
             return SafetyAssessment(verdict.level, tuple(verdict.reasons), shown[verdict.level])
-        long_enough = len(text.split()) >= settings.min_words_for_similarity_crisis
-        level = _with_similarity(verdict, score, long_enough, settings)
+        long_enough = self._long_enough(text)
+        short_threshold = self._short_threshold()
+        level = _with_similarity(verdict, score, long_enough, settings, short_threshold)
         return SafetyAssessment(level, tuple(verdict.reasons), round(score, 4))
 
 
 def _with_similarity(
-    verdict: _PhraseVerdict, score: float, long_enough: bool, settings: SafetySettings
+    verdict: _PhraseVerdict,
+    score: float,
+    long_enough: bool,
+    settings: SafetySettings,
+    short_threshold: float,
 ) -> SafetyLevel:
     """Raise the phrase verdict with the similarity score (never lower it); adds a reason.
 
     Sentence embeddings barely see negation, tense, whose life is meant or a figure of speech, so
     short messages ("I'm not going to kill myself", "I'd die for a coffee") score high on any death
-    word. Below `min_words_for_similarity_crisis` words similarity can therefore raise a text to
-    concern but not to crisis; a short text is a crisis only through the phrase layer.
+    word. Below `min_words_for_similarity_crisis` words similarity therefore never makes a crisis
+    (a short text is a crisis only through the phrase layer); the score is the short-message
+    head's, which raises a text to concern at `short_threshold` (the model's cross-validated
+    `short` threshold; `crisis_threshold` for a model without one), and not at all when the only
+    death words the phrase layer found were negated, reported, past or figurative.
     """
     level, reasons = verdict.level, verdict.reasons
     if level is SafetyLevel.CRISIS:
@@ -226,10 +251,28 @@ def _with_similarity(
         reasons.append(f"similarity {score:.2f} corroborates the phrases")
         return SafetyLevel.CRISIS
     if long_enough and score >= settings.crisis_threshold:
-        reasons.append(f"similarity {score:.2f} to crisis and concern examples")
+        reasons.append(f"similarity {score:.2f} to crisis posts")
+        return SafetyLevel.CRISIS
+    if level is not SafetyLevel.NONE or (verdict.guarded and not long_enough):
+        return level
+    if score >= (settings.concern_threshold if long_enough else short_threshold):
+        note = "; the death words matched were negated or figurative" if verdict.guarded else ""
+        reasons.append(f"similarity {score:.2f} to crisis posts{note}")
+        return SafetyLevel.CONCERN
+    return level
+    if (
+        level is SafetyLevel.CONCERN
+        and verdict.liftable
+        and long_enough
+        and score >= settings.corroborated_threshold
+    ):
+        reasons.append(f"similarity {score:.2f} corroborates the phrases")
+        return SafetyLevel.CRISIS
+    if long_enough and score >= settings.crisis_threshold:
+        reasons.append(f"similarity {score:.2f} to crisis posts")
         return SafetyLevel.CRISIS
     if level is SafetyLevel.NONE and score >= settings.concern_threshold:
         note = "; the death words matched were negated or figurative" if verdict.guarded else ""
-        reasons.append(f"similarity {score:.2f} to crisis and concern examples{note}")
+        reasons.append(f"similarity {score:.2f} to crisis posts{note}")
         return SafetyLevel.CONCERN
     return level

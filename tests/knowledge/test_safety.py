@@ -22,6 +22,7 @@ from knowledge.safety.model import (
     examples_digest,
     load_examples,
     shipped_model,
+    threshold_at,
     train,
 )
 from knowledge.safety.phrases import scan_phrases
@@ -243,20 +244,51 @@ def test_examples_are_written_for_the_project_and_sizable() -> None:
 
 def test_shipped_weights_match_the_shipped_examples() -> None:
     shipped = shipped_model()
-    assert shipped is not None, "run knowledge.safety.model.write_model after editing examples"
+    assert shipped is not None, "run benchmarks/crisis.py --write-model after editing examples"
     assert shipped.digest == examples_digest(load_examples())
     assert shipped.embedder_name == "all-MiniLM-L6-v2" and shipped.dimension == 384
+    assert shipped.coef.shape == (384,) and "rmhd27" in shipped.trained_on
     roundtrip = LinearSafetyModel.from_json(shipped.to_json())
     assert np.allclose(roundtrip.coef, shipped.coef)
+    assert roundtrip.thresholds == shipped.thresholds
+
+
+def test_default_thresholds_are_the_shipped_cross_validated_ones() -> None:
+    shipped = shipped_model()
+    assert shipped is not None
+    defaults = SafetySettings()
+    assert shipped.thresholds == {
+        "concern": defaults.concern_threshold,
+        "corroborated": defaults.corroborated_threshold,
+        "crisis": defaults.crisis_threshold,
+        "short": shipped.thresholds["short"],  # the short-message head's, not a setting
+    }
+    assert shipped.short_coef is not None and shipped.short_coef.shape == (384,)
+    assert defaults.concern_threshold < defaults.corroborated_threshold
+    assert defaults.corroborated_threshold < defaults.crisis_threshold
+
+
+def test_shipped_weights_hold_no_text() -> None:
+    raw = (Path(__file__).resolve().parents[2] / "knowledge/data/safety_model.json").read_text()
+    assert set(json.loads(raw)) == {
+        "format", "embedder", "dimension", "examples_digest", "trained_on", "thresholds",
+        "coef", "intercept", "short_coef", "short_intercept",
+    }  # fmt: skip
 
 
 def test_training_with_a_fake_embedder_separates_its_own_examples() -> None:
     model = train(HashingEmbedder(dimension=256))
     examples = load_examples()
     embedder = HashingEmbedder(dimension=256)
-    crisis = model.probabilities(embedder.encode(examples["crisis"]))[:, 2].mean()
-    none = model.probabilities(embedder.encode(examples["none"]))[:, 2].mean()
+    crisis = model.scores(embedder.encode(examples["crisis"])).mean()
+    none = model.scores(embedder.encode(examples["none"])).mean()
     assert crisis > none + 0.1
+
+
+def test_thresholds_at_a_false_alarm_rate_are_exact() -> None:
+    controls = np.linspace(0.0, 0.99, 100)
+    assert (controls >= threshold_at(controls, 0.03)).sum() == 3
+    assert (controls >= threshold_at(controls, 0.0)).sum() == 0
 
 
 def _write_posts(path: Path, lines: list[str]) -> None:
@@ -365,3 +397,50 @@ def test_real_model_scores_order_and_vectors_path(real: SafetyAssessor) -> None:
     again = real.assess_many(texts, vectors)
     assert [v.level for v in again] == [v.level for v in verdicts]
     assert np.allclose([v.score for v in again], [v.score for v in verdicts], atol=1e-3)
+
+
+# --- short chat messages the project wrote (tests/knowledge/data/chat_crisis.tsv, not trained on)
+
+CHAT = [
+    tuple(line.split("\t", 1))
+    for line in (Path(__file__).parent / "data" / "chat_crisis.tsv")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line.strip() and not line.startswith("#")
+]
+
+
+def _chat_rates(assessor: SafetyAssessor) -> dict[str, float]:
+    labels = [label for label, _ in CHAT]
+    levels = [v.level for v in assessor.assess_many([text for _, text in CHAT])]
+    crisis = [lv for lb, lv in zip(labels, levels, strict=True) if lb == "crisis"]
+    none = [lv for lb, lv in zip(labels, levels, strict=True) if lb == "none"]
+    rates = {
+        "recall_flagged": sum(lv is not SafetyLevel.NONE for lv in crisis) / len(crisis),
+        "recall_crisis": sum(lv is SafetyLevel.CRISIS for lv in crisis) / len(crisis),
+        "fpr_flagged": sum(lv is not SafetyLevel.NONE for lv in none) / len(none),
+        "fpr_crisis": sum(lv is SafetyLevel.CRISIS for lv in none) / len(none),
+    }
+    print({key: round(value, 3) for key, value in rates.items()})  # shown with pytest -s
+    return rates
+
+
+def test_chat_set_is_sizable() -> None:
+    labels = [label for label, _ in CHAT]
+    assert labels.count("crisis") >= 50 and labels.count("none") >= 50
+    assert set(labels) == {"crisis", "none"}
+    written = {line for lines in load_examples().values() for line in lines}
+    assert not written & {text for _, text in CHAT}  # held out from training
+
+
+def test_chat_messages_with_phrases_only(phrases: SafetyAssessor) -> None:
+    rates = _chat_rates(phrases)
+    assert rates["recall_flagged"] >= 0.75 and rates["recall_crisis"] >= 0.6
+    assert rates["fpr_flagged"] <= 0.05 and rates["fpr_crisis"] == 0.0
+
+
+@pytest.mark.slow
+def test_chat_messages_with_the_real_model(real: SafetyAssessor) -> None:
+    rates = _chat_rates(real)
+    assert rates["recall_flagged"] >= 0.9 and rates["recall_crisis"] >= 0.6
+    assert rates["fpr_flagged"] <= 0.15 and rates["fpr_crisis"] <= 0.02
