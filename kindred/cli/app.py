@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -36,6 +37,7 @@ from kindred.cli.render import (
 )
 from kindred.cli.run import run
 from kindred.evaluation.retrieval import run_retrieval_eval
+from knowledge.config import KindredSettings
 from knowledge.logs import configure_logging
 from knowledge.privacy.consent import OPT_IN
 from knowledge.scope import SearchScope
@@ -206,22 +208,14 @@ def eval_retrieval(
     config: ConfigOpt = None,
 ) -> None:
     """Rank POSTS for each query and write `query_id, doc_id, rank, score`; prints one JSON line."""
-    from kindred.files.loading import check_text_file
-
     ranking = _mode(mode)
-    check_text_file(posts, "JSON Lines (.jsonl)")
-    check_text_file(queries, "a TSV file")
-    settings = settings_for(config, None)
-    configure_logging("WARNING")
-    total = sum(1 for _ in posts.open("rb"))
-    try:
-        with progress_bar("Indexing", total) as advance:
-            summary = run_retrieval_eval(
-                posts, queries, out_path, k=k, mode=ranking, settings=settings, progress=advance
-            )
-    except ValueError as exc:
-        fail(str(exc))
-    typer.echo(json.dumps(summary))
+
+    def evaluate(settings: KindredSettings, advance: Callable[[int], None]) -> dict[str, Any]:
+        return run_retrieval_eval(
+            posts, queries, out_path, k=k, mode=ranking, settings=settings, progress=advance
+        )
+
+    _run_eval(posts, queries, config, evaluate)
 
 
 def eval_matching(
@@ -248,6 +242,28 @@ def eval_matching(
     """Rank fellow members as /connect does; write `query_id, member_id, rank, score`."""
     from kindred.cli import common
     from kindred.evaluation.matching import run_matching_eval
+
+    def evaluate(settings: KindredSettings, advance: Callable[[int], None]) -> dict[str, Any]:
+        return run_matching_eval(
+            posts,
+            queries,
+            out_path,
+            k=k,
+            settings=settings,
+            progress=advance,
+            make_service=common.service_factory,
+        )
+
+    _run_eval(posts, queries, config, evaluate)
+
+
+def _run_eval(
+    posts: Path,
+    queries: Path,
+    config: Path | None,
+    evaluate: Callable[[KindredSettings, Callable[[int], None]], dict[str, Any]],
+) -> None:
+    """Check the files, index POSTS with a progress bar, evaluate, print the JSON summary."""
     from kindred.files.loading import check_text_file
 
     check_text_file(posts, "JSON Lines (.jsonl)")
@@ -257,15 +273,7 @@ def eval_matching(
     total = sum(1 for _ in posts.open("rb"))
     try:
         with progress_bar("Indexing", total) as advance:
-            summary = run_matching_eval(
-                posts,
-                queries,
-                out_path,
-                k=k,
-                settings=settings,
-                progress=advance,
-                make_service=common.service_factory,
-            )
+            summary = evaluate(settings, advance)
     except ValueError as exc:
         fail(str(exc))
     typer.echo(json.dumps(summary))

@@ -11,7 +11,6 @@ exactly as POSTS gives it. A query whose asker posted at crisis level recently g
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,16 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
-
-from kindred.evaluation.retrieval import EVAL_GUILD, EvalStore, Query, read_queries
+from kindred.evaluation.retrieval import (
+    EVAL_GUILD,
+    EvalStore,
+    Query,
+    ServiceFactory,
+    eval_store,
+    read_queries,
+)
 from kindred.files.jsonl import DEFAULT_AUTHOR, author_id_for
-from kindred.files.loading import FILE_ADMIN_ID, load_file
+from kindred.files.loading import FILE_ADMIN_ID
 from knowledge.config import KindredSettings
 from knowledge.embeddings import Embedder
 from knowledge.matching import Matches
-from knowledge.service import KnowledgeService
-from knowledge.store.models import Post
 
 
 def given_authors(posts_path: Path) -> dict[int, str]:
@@ -88,9 +90,6 @@ class MatchingStore:
         return lines, offered, time.perf_counter() - started
 
 
-ServiceFactory = Callable[[KindredSettings], KnowledgeService]
-
-
 @contextmanager
 def matching_store(
     posts_path: Path,
@@ -103,31 +102,16 @@ def matching_store(
     """Index POSTS into a temporary store (deleted afterwards) through the real ingest path and
     mark every author matchable. `make_service` builds the service (the CLI's factory, so its
     tests can use the fake model); by default it is built with `embedder`."""
-    base = settings or KindredSettings()
-    with tempfile.TemporaryDirectory(prefix="kindred-match-") as tmp:
-        scoped = base.with_data_dir(Path(tmp))
-        if make_service is None:
-            service = KnowledgeService(scoped, embedder=embedder)
-        else:
-            service = make_service(scoped)
-        try:
-            started = time.perf_counter()
-            loaded = load_file(service, posts_path, EVAL_GUILD, progress)
-            seconds = time.perf_counter() - started
-            with service.store.session() as session:
-                rows = session.exec(
-                    select(Post.id, Post.external_id, Post.author_id, Post.content).where(
-                        Post.guild_id == EVAL_GUILD
-                    )
-                ).all()
-            posts = {ext: (int(pid or 0), text) for pid, ext, _, text in rows}
-            post_authors = {ext: int(author) for _, ext, author, _ in rows}
-            for author in sorted(set(post_authors.values())):
-                service.privacy.set_consent(EVAL_GUILD, author, matchable=True, by=FILE_ADMIN_ID)
-            store = EvalStore(service, loaded.report, posts, seconds)
-            yield MatchingStore(store, given_authors(posts_path), post_authors)
-        finally:
-            service.close()
+    with eval_store(
+        posts_path,
+        embedder=embedder,
+        settings=settings,
+        progress=progress,
+        make_service=make_service,
+    ) as store:
+        for author in sorted(set(store.authors.values())):
+            store.service.privacy.set_consent(EVAL_GUILD, author, matchable=True, by=FILE_ADMIN_ID)
+        yield MatchingStore(store, given_authors(posts_path), store.authors)
 
 
 def write_run(path: Path, lines: list[str]) -> None:

@@ -36,6 +36,9 @@ class Query:
     text: str | None
 
 
+ServiceFactory = Callable[[KindredSettings], KnowledgeService]
+
+
 @dataclass
 class EvalStore:
     """A throwaway store holding POSTS, with the map from file ids to post rows."""
@@ -44,6 +47,7 @@ class EvalStore:
     report: IngestReport
     posts: dict[str, tuple[int, str]]
     ingest_seconds: float
+    authors: dict[str, int]  # file post id -> the author id Kindred stored
 
     def answer(self, query: Query, k: int, mode: Mode) -> list[tuple[str, float]]:
         """Top-k (doc id, score); a query without text is its post, excluded from its results."""
@@ -97,24 +101,31 @@ def eval_store(
     settings: KindredSettings | None = None,
     progress: Callable[[int], None] | None = None,
     safety: SafetyAssessor | None = None,
+    make_service: ServiceFactory | None = None,
 ) -> Iterator[EvalStore]:
-    """Index POSTS into a temporary store (deleted afterwards)."""
+    """Index POSTS into a temporary store (deleted afterwards) through the real ingest path.
+    `make_service` builds the service (the CLI's factory, so its tests can use the fake model);
+    by default it is built with `embedder` and `safety`."""
     base = settings or KindredSettings()
     with tempfile.TemporaryDirectory(prefix="kindred-eval-") as tmp:
-        data_dir = Path(tmp)
-        service = KnowledgeService(base.with_data_dir(data_dir), embedder=embedder, safety=safety)
+        scoped = base.with_data_dir(Path(tmp))
+        if make_service is None:
+            service = KnowledgeService(scoped, embedder=embedder, safety=safety)
+        else:
+            service = make_service(scoped)
         try:
             started = time.perf_counter()
             loaded = load_file(service, posts_path, EVAL_GUILD, progress)
             seconds = time.perf_counter() - started
             with service.store.session() as session:
                 rows = session.exec(
-                    select(Post.id, Post.external_id, Post.content).where(
+                    select(Post.id, Post.external_id, Post.author_id, Post.content).where(
                         Post.guild_id == EVAL_GUILD
                     )
                 ).all()
-            posts = {ext: (int(pid or 0), text) for pid, ext, text in rows}
-            yield EvalStore(service, loaded.report, posts, seconds)
+            posts = {ext: (int(pid or 0), text) for pid, ext, _, text in rows}
+            authors = {ext: int(author) for _, ext, author, _ in rows}
+            yield EvalStore(service, loaded.report, posts, seconds, authors)
         finally:
             service.close()
 
