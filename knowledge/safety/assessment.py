@@ -260,19 +260,3 @@ def _with_similarity(
         reasons.append(f"similarity {score:.2f} to crisis posts{note}")
         return SafetyLevel.CONCERN
     return level
-    if (
-        level is SafetyLevel.CONCERN
-        and verdict.liftable
-        and long_enough
-        and score >= settings.corroborated_threshold
-    ):
-        reasons.append(f"similarity {score:.2f} corroborates the phrases")
-        return SafetyLevel.CRISIS
-    if long_enough and score >= settings.crisis_threshold:
-        reasons.append(f"similarity {score:.2f} to crisis posts")
-        return SafetyLevel.CRISIS
-    if level is SafetyLevel.NONE and score >= settings.concern_threshold:
-        note = "; the death words matched were negated or figurative" if verdict.guarded else ""
-        reasons.append(f"similarity {score:.2f} to crisis posts{note}")
-        return SafetyLevel.CONCERN
-    return level
