@@ -118,6 +118,13 @@ class CrisisResponseSettings(_Table):
     alert_recent_hours: float = Field(
         24, ge=0, description="Older posts (found by a backfill) are excluded but not alerted."
     )
+    escalate_after_minutes: float = Field(
+        15,
+        gt=0,
+        description="A crisis alert or report nobody claims within this many minutes is raised "
+        "again once (to the escalation channel or role, else the moderator role); unclaimed "
+        "alerts older than this are also listed in a daily digest.",
+    )
 
 
 class KindredSettings(_Table):

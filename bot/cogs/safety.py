@@ -3,37 +3,46 @@
 The live-index cog hands each new message's flags (from its ingest report) to `handle_flags`,
 which this cog registers with the bot, in the same event handling; the knowledge layer's safety
 desk decides who hears about it. "I'm on it" is a dynamic item, so alert buttons keep working
-after a restart. `/safety setup` chooses the moderator channel and role.
+after a restart. A loop asks the desk every minute which alerts nobody claimed in time (raised
+again once, to the escalation channel or role) and which guilds are due their daily digest; the
+state is in SQL, so a restart loses neither. `/safety setup` chooses the moderator channel and
+role and the escalation target; `/safety show` lists open alerts.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.adapters import reported_place
 from bot.client import KindredBot
 from bot.formatting import edit_response, respond, send, truncate
 from bot.permissions import require_manage_guild
-from bot.safety_messages import alert_embed, alert_mentions, resources_message
+from bot.safety_messages import (
+    alert_embed,
+    alert_mentions,
+    digest_embed,
+    escalation_embed,
+    message_url,
+    open_alert_lines,
+    resources_message,
+)
 from knowledge.records import Flag
-from knowledge.safety.desk import AlertDecision, GuildSafetyConfig
+from knowledge.safety.desk import DIGEST_MAX, AlertDecision, Digest, GuildSafetyConfig
 from knowledge.safety.reports import flag_for_report
+from knowledge.store.models import SafetyAlert
 
 log = logging.getLogger(__name__)
 REPLY_CHOICES = [
     app_commands.Choice(name="reply in the channel", value="channel"),
     app_commands.Choice(name="direct message", value="dm"),
 ]
-
-
-def message_url(guild_id: int, channel_id: int, message_id: int | str) -> str:
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
 class ClaimButton(
@@ -91,11 +100,20 @@ def describe_config(config: GuildSafetyConfig) -> str:
     return "\n".join(
         [
             where,
+            describe_escalation(config),
             f"Members get crisis resources by {reply}. Concern alerts: {concern}.",
             "Resources sent:",
             truncate(config.resources, 1200),
         ]
     )
+
+
+def describe_escalation(config: GuildSafetyConfig) -> str:
+    channel_id, role_id = config.escalation_target
+    if channel_id is None:
+        return "Unclaimed alerts cannot be raised again until a moderator channel is set."
+    role = f"<@&{role_id}>" if role_id else "no role"
+    return f"Unclaimed alerts are raised again once in <#{channel_id}>, pinging {role}."
 
 
 class SafetyCog(commands.Cog):
@@ -112,8 +130,10 @@ class SafetyCog(commands.Cog):
         self.bot.tree.add_command(self.report_menu)
         self.bot.add_dynamic_items(ClaimButton)
         self.bot.add_flag_handler(self.handle_flags)
+        self.watch.start()
 
     async def cog_unload(self) -> None:
+        self.watch.cancel()
         self.bot.remove_flag_handler(self.handle_flags)
         self.bot.remove_dynamic_items(ClaimButton)
         self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
@@ -171,6 +191,70 @@ class SafetyCog(commands.Cog):
         await self.bot.offload.run(desk.set_alert_message, decision.alert_id, sent.id)
         return True
 
+    # -- alerts nobody answered -------------------------------------------------------------------
+
+    @tasks.loop(minutes=1.0)
+    async def watch(self) -> None:
+        """Every minute: unclaimed alerts raised again, daily digests sent (state in SQL)."""
+        try:
+            await self.check_alerts(datetime.now(UTC))
+        except Exception:  # one failure must not stop the loop for good
+            log.exception("checking unclaimed crisis alerts failed")
+
+    @watch.before_loop
+    async def _before_watch(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def check_alerts(self, now: datetime) -> tuple[int, int]:
+        """Raise again, once, each alert nobody claimed in time; send the digests that are due.
+        Returns how many alerts were raised again and how many digests went out."""
+        desk = self.bot.service.safety_desk
+        raised = sent = 0
+        for alert in await self.bot.offload.run(desk.due_for_escalation, now):
+            assert alert.id is not None
+            if await self.bot.offload.run(desk.mark_escalated, alert.id, now):
+                raised += await self._escalate(alert)
+        for digest in await self.bot.offload.run(desk.digests_due, now):
+            if await self.bot.offload.run(desk.mark_digest_sent, digest.guild_id, now):
+                sent += await self._send_digest(digest, now)
+        return raised, sent
+
+    async def _escalate(self, alert: SafetyAlert) -> int:
+        assert alert.id is not None
+        config = await self.bot.offload.run(self.bot.service.safety_desk.config, alert.guild_id)
+        channel_id, role_id = config.escalation_target
+        channel = self.bot.get_channel(channel_id or 0)
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            log.warning("guild %s: escalation channel is unavailable", alert.guild_id)
+            return 0
+        place = alert.thread_id or alert.channel_id
+        first = (
+            message_url(alert.guild_id, config.moderator_channel_id, alert.alert_message_id)
+            if alert.alert_message_id and config.moderator_channel_id
+            else None
+        )
+        embed = escalation_embed(
+            level="report" if alert.source == "report" else alert.level,
+            jump_url=message_url(alert.guild_id, place, alert.external_id),
+            alert_url=first,
+            channel_id=place,
+            author_id=alert.author_id,
+            minutes=self.bot.service.safety_desk.settings.escalate_after_minutes,
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(ClaimButton(alert.id))
+        ping = f"<@&{role_id}>" if role_id else None
+        await send(channel, ping, embed=embed, view=view, allowed_mentions=alert_mentions(role_id))
+        return 1
+
+    async def _send_digest(self, digest: Digest, now: datetime) -> int:
+        channel = self.bot.get_channel(digest.channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            log.warning("guild %s: moderator channel is unavailable", digest.guild_id)
+            return 0
+        await send(channel, embed=digest_embed(digest.alerts, digest.total, now))
+        return 1
+
     # -- reports by members ------------------------------------------------------------------------
 
     async def report(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
@@ -226,6 +310,10 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
     @app_commands.describe(
         moderator_channel="Where crisis alerts are posted.",
         moderator_role="The only role an alert may ping.",
+        escalation_channel="Where an alert nobody claimed in time is raised again (default: "
+        "the moderator channel).",
+        escalation_role="The role pinged when an alert is raised again (default: the moderator "
+        "role).",
         reply="Answer members in the channel or by direct message.",
         concern_alerts="Also alert quietly (no ping) for posts of concern.",
         resources="Your server's own crisis resources (default: an international list).",
@@ -239,6 +327,8 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
         reply: app_commands.Choice[str] | None = None,
         concern_alerts: bool | None = None,
         resources: str | None = None,
+        escalation_channel: discord.TextChannel | None = None,
+        escalation_role: discord.Role | None = None,
     ) -> None:
         """Choose where crisis alerts go and how members are answered."""
         if interaction.guild is None:
@@ -253,18 +343,25 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
                 reply_mode=reply.value if reply else None,
                 concern_alerts=concern_alerts,
                 resources=resources,
+                escalation_channel_id=escalation_channel.id if escalation_channel else None,
+                escalation_role_id=escalation_role.id if escalation_role else None,
             )
         )
         await respond(interaction, describe_config(config))
 
     @app_commands.command(name="show")
     async def show(self, interaction: discord.Interaction[Any]) -> None:
-        """Show this server's crisis alert settings."""
+        """Show this server's crisis alert settings and its open (unclaimed) alerts."""
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
         desk = self.bot.service.safety_desk
         config = await self.bot.offload.run(desk.config, interaction.guild.id)
-        await respond(interaction, describe_config(config))
+        alerts = await self.bot.offload.run(desk.open_alerts, interaction.guild.id)
+        listed = open_alert_lines(alerts[:DIGEST_MAX], len(alerts), datetime.now(UTC))
+        embed = discord.Embed(
+            title=f"Open alerts: {len(alerts)}", description=listed or "None: every alert is taken."
+        )
+        await respond(interaction, describe_config(config), embed=embed)
 
 
 async def setup(bot: KindredBot) -> None:

@@ -249,6 +249,11 @@ REGISTRY: tuple[TableSpec, ...] = (
                 "a setting (where crisis alerts go), not data from that channel: disabling "
                 "indexing of a channel must not silently switch off alerts; it goes with the guild",
             ),
+            (
+                "escalation_channel_id",
+                "a setting (where unclaimed alerts are raised again), not data from that "
+                "channel; it goes with the guild",
+            ),
         ),
         about="a guild's crisis-response settings",
     ),

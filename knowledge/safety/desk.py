@@ -2,7 +2,10 @@
 
 The bot decides nothing here: it asks `open_alert` what to do for a flagged post (answer the
 member? notify moderators?), records the alert message it posted, and records who pressed
-"I'm on it". State lives in SQL, so throttling and claims survive a restart.
+"I'm on it". It also asks which alerts nobody claimed in time (`due_for_escalation`, raised again
+once: `mark_escalated`) and which guilds are due their daily digest of unclaimed alerts
+(`digests_due`, `mark_digest_sent`). State lives in SQL, so throttling, claims, escalations and
+digests survive a restart; every clock is injected.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 CRISIS, CONCERN = "crisis", "concern"
 REPLY_MODES = ("channel", "dm")
+DIGEST_EVERY = timedelta(days=1)
+DIGEST_MAX = 20  # alerts listed in one digest or `/safety show` (the rest are counted)
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,50 @@ class GuildSafetyConfig:
     reply_mode: str
     concern_alerts: bool
     resources: str
+    escalation_channel_id: int | None = None
+    escalation_role_id: int | None = None
 
     @property
     def alerts_configured(self) -> bool:
         return self.moderator_channel_id is not None
+
+    @property
+    def escalation_target(self) -> tuple[int | None, int | None]:
+        """(channel, role) for an alert raised again: the second channel or role when set,
+        otherwise the moderator channel and role."""
+        return (
+            self.escalation_channel_id or self.moderator_channel_id,
+            self.escalation_role_id or self.moderator_role_id,
+        )
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An alert nobody has claimed, as a digest or `/safety show` lists it: where and how old,
+    never the member's words."""
+
+    alert_id: int
+    guild_id: int
+    place_id: int  # the thread, else the channel
+    external_id: str
+    level: str
+    reported: bool
+    created_at: datetime
+    alert_message_id: int | None
+    escalated: bool
+
+    def age(self, now: datetime) -> timedelta:
+        return now - _aware(self.created_at)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One guild's daily list of unclaimed alerts (`total` may exceed the alerts listed)."""
+
+    guild_id: int
+    channel_id: int
+    alerts: list[OpenAlert]
+    total: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +119,8 @@ class SafetyDesk:
                 row.concern_alerts if row and row.concern_alerts is not None else d.concern_alerts
             ),
             resources=(row.resources if row and row.resources else d.resources),
+            escalation_channel_id=row.escalation_channel_id if row else None,
+            escalation_role_id=row.escalation_role_id if row else None,
         )
 
     def configure(
@@ -86,6 +133,8 @@ class SafetyDesk:
         reply_mode: str | None = None,
         concern_alerts: bool | None = None,
         resources: str | None = None,
+        escalation_channel_id: int | None = None,
+        escalation_role_id: int | None = None,
     ) -> GuildSafetyConfig:
         """Change the given settings (None leaves a setting as it is)."""
         if reply_mode is not None and reply_mode not in REPLY_MODES:
@@ -100,6 +149,8 @@ class SafetyDesk:
                 "reply_mode": reply_mode,
                 "concern_alerts": concern_alerts,
                 "resources": resources.strip() if resources else None,
+                "escalation_channel_id": escalation_channel_id,
+                "escalation_role_id": escalation_role_id,
             }
             for name, value in changes.items():
                 if value is not None:
@@ -205,8 +256,102 @@ class SafetyDesk:
         log.info("alert %s claimed by %s (first=%s)", alert_id, moderator_id, first)
         return alert, first
 
+    # -- alerts nobody answered --------------------------------------------------------------------
+
+    def due_for_escalation(self, now: datetime) -> list[SafetyAlert]:
+        """Alerts moderators were told of that nobody claimed within `escalate_after_minutes`
+        and that were not raised again yet: crisis alerts and members' reports (quiet concern
+        alerts wait for the digest)."""
+        cutoff = now - timedelta(minutes=self.settings.escalate_after_minutes)
+        query = (
+            select(SafetyAlert)
+            .where(
+                col(SafetyAlert.notified).is_(True),
+                col(SafetyAlert.claimed_by).is_(None),
+                col(SafetyAlert.escalated_at).is_(None),
+                col(SafetyAlert.created_at) <= cutoff,
+                sa.or_(col(SafetyAlert.level) == CRISIS, col(SafetyAlert.source) == "report"),
+            )
+            .order_by(col(SafetyAlert.id))
+        )
+        with self.store.session() as session:
+            return list(session.exec(query).all())
+
+    def mark_escalated(self, alert_id: int, now: datetime) -> bool:
+        """Record that an alert was raised again; False when it was already (or is claimed), so
+        two callers never raise it twice."""
+        with self.store.write() as session:
+            alert = session.get(SafetyAlert, alert_id)
+            if alert is None or alert.escalated_at is not None or alert.claimed_by is not None:
+                return False
+            alert.escalated_at = now
+            session.add(alert)
+        log.info("alert %s raised again (unclaimed)", alert_id)
+        return True
+
+    def open_alerts(self, guild_id: int, *, older_than: datetime | None = None) -> list[OpenAlert]:
+        """The guild's unclaimed alerts that moderators were told of, oldest first."""
+        query = select(SafetyAlert).where(
+            SafetyAlert.guild_id == guild_id,
+            col(SafetyAlert.notified).is_(True),
+            col(SafetyAlert.claimed_by).is_(None),
+        )
+        if older_than is not None:
+            query = query.where(col(SafetyAlert.created_at) <= older_than)
+        with self.store.session() as session:
+            rows = session.exec(query.order_by(col(SafetyAlert.created_at))).all()
+        return [_open_alert(row) for row in rows]
+
+    def digests_due(self, now: datetime) -> list[Digest]:
+        """For each guild with a moderator channel whose last digest is a day old (or never
+        sent): its unclaimed alerts older than the escalation delay, if there are any."""
+        cutoff = now - timedelta(minutes=self.settings.escalate_after_minutes)
+        with self.store.session() as session:
+            guilds = session.exec(
+                select(GuildSafety).where(col(GuildSafety.moderator_channel_id).is_not(None))
+            ).all()
+        digests = []
+        for row in guilds:
+            if not _digest_due(row.digest_sent_at, now):
+                continue
+            alerts = self.open_alerts(row.guild_id, older_than=cutoff)
+            if alerts and row.moderator_channel_id is not None:
+                digests.append(
+                    Digest(row.guild_id, row.moderator_channel_id, alerts[:DIGEST_MAX], len(alerts))
+                )
+        return digests
+
+    def mark_digest_sent(self, guild_id: int, now: datetime) -> bool:
+        """Record today's digest; False when it was already sent, so it goes out once a day."""
+        with self.store.write() as session:
+            row = session.get(GuildSafety, guild_id)
+            if row is None or not _digest_due(row.digest_sent_at, now):
+                return False
+            row.digest_sent_at = now
+            session.add(row)
+        return True
+
     def reasons(self, alert: SafetyAlert) -> list[str]:
         return [str(r) for r in json.loads(alert.reasons or "[]")]
+
+
+def _digest_due(sent_at: datetime | None, now: datetime) -> bool:
+    return sent_at is None or now - _aware(sent_at) >= DIGEST_EVERY
+
+
+def _open_alert(row: SafetyAlert) -> OpenAlert:
+    assert row.id is not None
+    return OpenAlert(
+        alert_id=row.id,
+        guild_id=row.guild_id,
+        place_id=row.thread_id or row.channel_id,
+        external_id=row.external_id,
+        level=row.level,
+        reported=row.source == "report",
+        created_at=_aware(row.created_at),
+        alert_message_id=row.alert_message_id,
+        escalated=row.escalated_at is not None,
+    )
 
 
 def _aware(moment: datetime) -> datetime:

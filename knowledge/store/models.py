@@ -240,6 +240,13 @@ class GuildSafety(SQLModel, table=True):
     reply_mode: str | None = Field(default=None, max_length=16)
     concern_alerts: bool | None = None
     resources: str | None = None
+    escalation_channel_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    escalation_role_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    digest_sent_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utcnow)
     updated_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
 
@@ -269,6 +276,7 @@ class SafetyAlert(SQLModel, table=True):
     )
     claimed_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     claimed_at: datetime | None = None
+    escalated_at: datetime | None = None  # raised again once, unclaimed (migration 0009)
     created_at: datetime = Field(default_factory=utcnow)
 
 

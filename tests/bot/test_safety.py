@@ -1,8 +1,10 @@
 """Crisis language against the fake Discord: resources at once, a role-only alert, claims,
-reports, throttling, and a guild with no moderator channel."""
+reports, throttling, a guild with no moderator channel, alerts raised again once when nobody
+claims them, the daily digest, `/safety show`, quiet concern alerts and DM replies."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +13,11 @@ from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 
 from .conftest import QuickBot, Server, enable, eventually
-from .payloads import FakeChannel
+from .payloads import FakeChannel, FakeRole
 
 CRISIS = "I have the pills ready and tonight I am going to end my life. Goodbye everyone."
 ORDINARY = "Tonight I am trying the new sleep routine; my migraine pills are ready."
+CONCERN = "I keep thinking about suicide."
 
 
 def bot_messages(channel: FakeChannel, bot: QuickBot) -> list[dict[str, Any]]:
@@ -26,16 +29,35 @@ def sends_to(server: Server, channel: FakeChannel) -> list[Any]:
     return server.fake.calls("POST", rf"/channels/{channel.id}/messages")
 
 
-async def set_up_alerts(server: Server) -> None:
+async def set_up_alerts(server: Server, **more: Any) -> dict[str, Any]:
     ix = await server.fake.slash_command(
         "safety setup",
         user=server.admin,
         channel=server.general,
-        options={"moderator_channel": server.staff, "moderator_role": server.staff_role},
+        options={"moderator_channel": server.staff, "moderator_role": server.staff_role, **more},
     )
     reply = await ix.wait_response()
     assert reply["data"]["flags"] & 64
     assert f"<#{server.staff.id}>" in reply["data"]["content"]
+    return reply
+
+
+def safety_cog(bot: QuickBot) -> Any:
+    cog = bot.get_cog("SafetyCog")
+    assert cog is not None
+    return cog
+
+
+def in_a_while(minutes: float) -> datetime:
+    """The loop's clock, moved on: the cog's check is driven directly instead of waiting."""
+    return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def assert_pings_only(body: dict[str, Any], role: FakeRole) -> None:
+    assert body["content"] == f"<@&{role.id}>"
+    assert body["allowed_mentions"]["parse"] == []
+    assert [int(r) for r in body["allowed_mentions"]["roles"]] == [role.id]
+    assert not body["allowed_mentions"].get("users")
 
 
 async def test_crisis_post_gets_resources_and_a_role_only_alert(
@@ -166,3 +188,129 @@ async def test_flags_are_answered_by_the_loaded_safety_extension(
     (reply,) = bot_messages(server.general, bot)
     assert "findahelpline.com" in reply["content"]
     assert str(reply["message_reference"]["message_id"]) != unheard["id"]
+
+
+# -- alerts that are answered (issue 14, item 2) ---------------------------------------------------
+
+
+async def test_an_unclaimed_alert_is_raised_again_once_and_appears_in_the_digest(
+    server: Server, bot: QuickBot
+) -> None:
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await set_up_alerts(server)
+        crisis = await server.fake.send_message(server.general, server.bob, CRISIS)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 1, what="alert")
+        cog = safety_cog(bot)
+        assert cog.watch.is_running()  # the loop that calls check_alerts every minute
+        assert await cog.check_alerts(in_a_while(14)) == (0, 0)  # not yet
+        assert await cog.check_alerts(in_a_while(16)) == (1, 1)  # raised again; digest due
+        assert await cog.check_alerts(in_a_while(30)) == (0, 0)  # once only
+        assert await cog.check_alerts(in_a_while(60 * 12)) == (0, 0)  # one digest a day
+        assert await cog.check_alerts(in_a_while(60 * 24 + 20)) == (0, 1)  # the next day's
+    first, again, digest, next_day = (c.json for c in sends_to(server, server.staff))
+    # no escalation target set: the same channel, pinging the moderator role and nothing else
+    assert_pings_only(again, server.staff_role)
+    (embed,) = again["embeds"]
+    assert "unclaimed after 15 minutes" in embed["title"] and crisis["id"] in embed["description"]
+    assert (
+        again["components"][0]["components"][0]["custom_id"]
+        == (first["components"][0]["components"][0]["custom_id"])
+    )
+    assert "pills" not in str(again)
+    # the digest: jump link and age, no ping, never the member's words
+    assert digest["allowed_mentions"]["parse"] == [] and not digest.get("content")
+    (listed,) = digest["embeds"]
+    assert listed["title"] == "Unclaimed alerts: 1"
+    url = f"https://discord.com/channels/{server.guild.id}/{server.general.id}/{crisis['id']}"
+    assert url in listed["description"] and "min old, raised again" in listed["description"]
+    assert "pills" not in str(digest) and "end my life" not in str(digest)
+    assert url in next_day["embeds"][0]["description"]
+
+
+async def test_raised_again_in_the_escalation_channel_pinging_the_escalation_role(
+    server: Server, bot: QuickBot
+) -> None:
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        reply = await set_up_alerts(
+            server, escalation_channel=server.offtopic, escalation_role=server.admins
+        )
+        assert f"raised again once in <#{server.offtopic.id}>" in reply["data"]["content"]
+        await server.fake.send_message(server.general, server.bob, CRISIS)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 1, what="alert")
+        assert await safety_cog(bot).check_alerts(in_a_while(16)) == (1, 1)
+    (again,) = sends_to(server, server.offtopic)
+    assert_pings_only(again.json, server.admins)
+    _alert, digest = sends_to(server, server.staff)  # the digest stays with the moderators
+    assert "Unclaimed alerts" in digest.json["embeds"][0]["title"]
+
+
+async def test_a_claimed_alert_is_not_raised_again_nor_in_the_digest(
+    server: Server, bot: QuickBot
+) -> None:
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await set_up_alerts(server)
+        await server.fake.send_message(server.general, server.bob, CRISIS)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 1, what="alert")
+        (alert,) = bot_messages(server.staff, bot)
+        custom_id = alert["components"][0]["components"][0]["custom_id"]
+        await (await server.fake.click(alert, custom_id, user=server.alice)).wait_response()
+        assert await safety_cog(bot).check_alerts(in_a_while(16)) == (0, 0)
+        assert await safety_cog(bot).check_alerts(in_a_while(60 * 30)) == (0, 0)
+    assert len(sends_to(server, server.staff)) == 1
+
+
+async def test_safety_show_lists_open_alerts(server: Server, bot: QuickBot) -> None:
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await set_up_alerts(server)
+        crisis = await server.fake.send_message(server.general, server.bob, CRISIS)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 1, what="alert")
+        ix = await server.fake.slash_command("safety show", user=server.admin, channel=server.staff)
+        shown = await ix.wait_response()
+    assert shown["data"]["flags"] & 64
+    (embed,) = shown["data"]["embeds"]
+    assert embed["title"] == "Open alerts: 1"
+    assert crisis["id"] in embed["description"] and "crisis, 0 min old" in embed["description"]
+    assert "pills" not in str(shown)
+
+
+# -- as configured: concern alerts and DM replies (issue 14, item 3) -------------------------------
+
+
+async def test_concern_alerts_are_quiet_and_can_be_turned_off(
+    server: Server, bot: QuickBot
+) -> None:
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await set_up_alerts(server)
+        worry = await server.fake.send_message(server.general, server.bob, CONCERN)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 1, what="concern alert")
+        await set_up_alerts(server, concern_alerts=False)
+        await server.fake.send_message(server.general, server.alice, CONCERN)
+        crisis = await server.fake.send_message(server.general, server.admin, CRISIS)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 2, what="crisis alert")
+        await eventually(lambda: len(bot_messages(server.general, bot)) == 1, what="resources")
+    quiet, loud = (c.json for c in sends_to(server, server.staff))
+    assert not quiet.get("content") and quiet["allowed_mentions"]["parse"] == []
+    assert not quiet["allowed_mentions"].get("roles")
+    assert worry["id"] in quiet["embeds"][0]["description"]
+    assert "concern" in quiet["embeds"][0]["title"]
+    assert crisis["id"] in loud["embeds"][0]["description"]  # alice's concern: no alert
+    (reply,) = bot_messages(server.general, bot)  # only the crisis post is answered
+    assert str(reply["message_reference"]["message_id"]) == crisis["id"]
+
+
+async def test_dm_mode_answers_the_member_privately(server: Server, bot: QuickBot) -> None:
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await set_up_alerts(server, reply="dm")
+        await server.fake.send_message(server.general, server.bob, CRISIS)
+        await eventually(lambda: len(bot_messages(server.staff, bot)) == 1, what="alert")
+        dm = server.world.dm_with(server.bob)
+        await eventually(lambda: len(bot_messages(dm, bot)) == 1, what="the DM")
+    (sent,) = bot_messages(dm, bot)
+    assert "findahelpline.com" in sent["content"] and "moderator" in sent["content"]
+    assert bot_messages(server.general, bot) == []

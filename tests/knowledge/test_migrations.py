@@ -1,4 +1,5 @@
-"""Migration 0008: post ids are never reused, and the rebuild of `post` loses nothing."""
+"""Migration 0008: post ids are never reused, and the rebuild of `post` loses nothing.
+Migration 0009: escalation and digest state for crisis alerts, matching the models."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_0008_keeps_every_row_and_index_and_never_reuses_an_id(tmp_path: Path) -
 
     migrate(engine)
 
-    assert current_revision(engine) == "0008"
+    assert current_revision(engine) == "0009"  # head: 0008, then 0009 (alerts answered)
     assert {t: rows(engine, f"SELECT * FROM {t} ORDER BY 1") for t in tables} == before
     assert rows(engine, "PRAGMA foreign_key_check") == []
     assert "AUTOINCREMENT" in post_ddl(engine)
@@ -141,3 +142,28 @@ def test_a_deleted_posts_id_is_never_given_to_another_guild(service: KnowledgeSe
     with service.store.engine.connect() as connection:
         seq = connection.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = 'post'"))
         assert seq.scalar_one() == c.id
+
+
+def test_0009_adds_escalation_state_matching_the_models_and_downgrades(tmp_path: Path) -> None:
+    engine = at_revision(tmp_path / "old.db", "0008")
+    with engine.begin() as c:
+        c.exec_driver_sql(
+            "INSERT INTO guildsafety (guild_id, moderator_channel_id, updated_at) VALUES (?, 9, ?)",
+            (GUILD, NOW),
+        )
+    migrate(engine)
+    assert current_revision(engine) == "0009"
+    assert rows(engine, "SELECT moderator_channel_id, escalation_channel_id FROM guildsafety") == [
+        (9, None)
+    ]
+    with engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert [d for d in diffs if "safety" in repr(d)] == []
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0008")
+    columns = {str(r[1]) for r in rows(engine, "PRAGMA table_info(safetyalert)")}
+    assert "escalated_at" not in columns and "claimed_at" in columns
+    assert rows(engine, "SELECT moderator_channel_id FROM guildsafety") == [(9,)]
+    engine.dispose()

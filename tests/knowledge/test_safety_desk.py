@@ -97,3 +97,72 @@ def test_alerts_are_exported_and_deleted_with_the_author(
     service.privacy.delete_member(GUILD, 5)
     assert service.privacy.export(GUILD, 5)["tables"].get("safetyalert", []) == []
     assert len(service.privacy.export(GUILD, 6)["tables"]["safetyalert"]) == 1
+
+
+# -- alerts that are answered (issue 14, item 2) ---------------------------------------------------
+
+LATER = NOW + timedelta(minutes=15)
+
+
+def test_an_unclaimed_alert_is_due_after_the_delay_and_only_once(staffed: SafetyDesk) -> None:
+    assert staffed.settings.escalate_after_minutes == 15
+    decision = staffed.open_alert(flag(), now=NOW)
+    assert staffed.due_for_escalation(NOW + timedelta(minutes=14)) == []
+    (due,) = staffed.due_for_escalation(LATER)
+    assert due.id == decision.alert_id
+    assert staffed.mark_escalated(decision.alert_id, LATER)
+    assert not staffed.mark_escalated(decision.alert_id, LATER)  # a second caller loses
+    assert staffed.due_for_escalation(LATER + timedelta(days=2)) == []
+    assert staffed.alert(decision.alert_id).escalated_at is not None
+
+
+def test_a_claimed_alert_is_never_raised_again(staffed: SafetyDesk) -> None:
+    decision = staffed.open_alert(flag(), now=NOW)
+    staffed.claim(decision.alert_id, 31)
+    assert staffed.due_for_escalation(LATER) == []
+    assert not staffed.mark_escalated(decision.alert_id, LATER)
+    assert staffed.open_alerts(GUILD) == []
+
+
+def test_only_notified_crisis_alerts_and_reports_are_raised_again(staffed: SafetyDesk) -> None:
+    staffed.open_alert(flag(author=6, level="concern", ext="quiet"), now=NOW)
+    staffed.open_alert(flag(author=5, ext="a"), now=NOW)
+    throttled = staffed.open_alert(flag(author=5, ext="b"), now=NOW)  # not notified
+    report = staffed.open_alert(flag(author=7, level="concern", ext="r"), reported_by=44, now=NOW)
+    due = staffed.due_for_escalation(LATER)
+    assert [a.external_id for a in due] == ["a", "r"]
+    assert throttled.alert_id not in {a.id for a in due} and report.notify_moderators
+
+
+def test_the_escalation_target_defaults_to_the_moderator_channel_and_role(
+    staffed: SafetyDesk,
+) -> None:
+    assert staffed.config(GUILD).escalation_target == (MOD_CHANNEL, MOD_ROLE)
+    staffed.configure(GUILD, ADMIN, escalation_role_id=77)
+    assert staffed.config(GUILD).escalation_target == (MOD_CHANNEL, 77)
+    staffed.configure(GUILD, ADMIN, escalation_channel_id=78)
+    assert staffed.config(GUILD).escalation_target == (78, 77)
+
+
+def test_the_daily_digest_lists_unclaimed_alerts_without_their_words(staffed: SafetyDesk) -> None:
+    staffed.open_alert(flag(author=5, ext="old"), now=NOW)
+    taken = staffed.open_alert(flag(author=6, ext="taken"), now=NOW)
+    staffed.claim(taken.alert_id, 31)
+    assert staffed.digests_due(NOW + timedelta(minutes=5)) == []  # nothing old enough yet
+    staffed.open_alert(flag(author=8, ext="fresh"), now=LATER)
+    (digest,) = staffed.digests_due(LATER)
+    assert (digest.guild_id, digest.channel_id, digest.total) == (GUILD, MOD_CHANNEL, 1)
+    (listed,) = digest.alerts
+    assert listed.external_id == "old" and listed.age(LATER) == timedelta(minutes=15)
+    assert "end it" not in repr(digest)  # jump link and age only, never the reasons
+    assert staffed.mark_digest_sent(GUILD, LATER)
+    assert not staffed.mark_digest_sent(GUILD, LATER)
+    assert staffed.digests_due(LATER + timedelta(hours=23)) == []
+    (next_day,) = staffed.digests_due(LATER + timedelta(days=1))
+    assert {a.external_id for a in next_day.alerts} == {"old", "fresh"}
+    assert [a.external_id for a in staffed.open_alerts(GUILD)] == ["old", "fresh"]
+
+
+def test_no_digest_without_a_moderator_channel(desk: SafetyDesk) -> None:
+    desk.open_alert(flag(), now=NOW)
+    assert desk.digests_due(NOW + timedelta(days=2)) == []
