@@ -17,7 +17,6 @@ from kindred.cli.common import (
     DataDir,
     GuildOpt,
     KindredCommand,
-    directory,
     fail,
     new_app,
     opened,
@@ -75,7 +74,7 @@ def demo(
     settings = settings_for(config, data_dir)
     out.rule("[bold]Kindred demo[/bold] — no token, no network")
     with opened(settings, existing=False, start=True) as service:
-        indexed = load_demo(service, directory(service))
+        indexed = load_demo(service, service.directory)
         say(f"Indexed {indexed} posts into {data_dir}/ (SQLite, FTS5 and faiss files).")
         for step in run_demo_queries(service, limit):
             out.print(hits_table(escape(step.title), step.hits))

@@ -17,7 +17,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from kindred.files.loading import describe_os_error
 from knowledge.config import KindredSettings, load_settings
-from knowledge.directory import ChannelEntry, Directory, MemberEntry
+from knowledge.directory import ChannelEntry, MemberEntry
 from knowledge.errors import KindredError, NotFound
 from knowledge.logs import configure_logging
 from knowledge.service import KnowledgeService
@@ -185,15 +185,10 @@ def missing_data(settings: KindredSettings) -> str | None:
     )
 
 
-def directory(service: KnowledgeService) -> Directory:
-    """Members, channels and guilds as the store holds them."""
-    return service.directory
-
-
 def resolve_member(service: KnowledgeService, guild: int, value: str) -> MemberEntry:
     """The member `--member` names (an id or a name), or one line saying none matches."""
     try:
-        return directory(service).resolve_member(guild, value)
+        return service.directory.resolve_member(guild, value)
     except NotFound as exc:
         raise NotFound(
             f"{exc.detail}: nothing done (kindred members --guild {guild} lists who Kindred holds)"
@@ -203,7 +198,7 @@ def resolve_member(service: KnowledgeService, guild: int, value: str) -> MemberE
 def resolve_channel(service: KnowledgeService, guild: int, value: str) -> ChannelEntry:
     """The channel `--channel` names (an id or a name), or one line saying none matches."""
     try:
-        return directory(service).resolve_channel(guild, value)
+        return service.directory.resolve_channel(guild, value)
     except NotFound as exc:
         raise NotFound(
             f"{exc.detail} (kindred channels --guild {guild} lists the channels Kindred holds)"
@@ -243,9 +238,9 @@ def opened(
 
 
 def require_guild(service: KnowledgeService, settings: KindredSettings, guild: int) -> None:
-    if directory(service).has_guild(guild):
+    if service.directory.has_guild(guild):
         return
-    known = [str(g.id) for g in directory(service).guilds()]
+    known = [str(g.id) for g in service.directory.guilds()]
     held = f"it holds guilds {', '.join(known)}" if known else "it holds no guilds yet"
     raise NotFound(
         f"Kindred holds nothing for guild {guild} in {settings.storage.data_dir}/ ({held})"

@@ -11,7 +11,6 @@ import typer
 from kindred.cli.common import (
     ConfigOpt,
     DataDir,
-    directory,
     fail,
     note,
     opened,
@@ -60,8 +59,8 @@ def ingest(
     posts, bad = read_file(file, guild)  # file problems fail before anything is created
     with opened(settings, existing=False, start=True) as service:
         with progress_bar("Indexing posts", len(posts)) as advance:
-            result = load_posts(service, guild, posts, bad, advance, directory(service))
-        names = {c.id: c.name or str(c.id) for c in directory(service).channels(guild)}
+            result = load_posts(service, guild, posts, bad, advance, service.directory)
+        names = {c.id: c.name or str(c.id) for c in service.directory.channels(guild)}
     for line in line_details(result.bad_lines):
         note(line)
     for line in summary_lines(result.report, guild):
@@ -116,7 +115,7 @@ def import_(
     total = sum(e.messages for e in exports)
     with opened(settings, existing=False, start=True) as service:
         with progress_bar(f"Importing {len(exports)} channels and threads", total) as advance:
-            import_exports(service, directory(service), exports, result, advance)
+            import_exports(service, service.directory, exports, result, advance)
         mode = service.privacy.search_mode(guild)
     report_import(result, guild, mode)
     if result.problems:

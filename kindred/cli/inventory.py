@@ -16,7 +16,6 @@ from kindred.cli.common import (
     DataDir,
     GuildOpt,
     JsonOpt,
-    directory,
     opened,
     out,
     say,
@@ -37,7 +36,7 @@ def stats(
     settings = settings_for(config, data_dir)
     with opened(settings, guild=guild) as service:
         figures = service.stats(guild)
-        guilds = [g for g in directory(service).guilds() if guild is None or g.id == guild]
+        guilds = [g for g in service.directory.guilds() if guild is None or g.id == guild]
     if as_json:
         typer.echo(json.dumps({**figures.__dict__, "by_guild": [asdict(g) for g in guilds]}))
         return
@@ -82,7 +81,7 @@ def members(
     """
     settings = settings_for(config, data_dir)
     with opened(settings, guild=guild) as service:
-        entries = directory(service).members(guild)
+        entries = service.directory.members(guild)
     if as_json:
         typer.echo(json.dumps([asdict(e) for e in entries]))
         return
@@ -111,7 +110,7 @@ def channels(
     """
     settings = settings_for(config, data_dir)
     with opened(settings, guild=guild) as service:
-        entries = directory(service).channels(guild)
+        entries = service.directory.channels(guild)
     if as_json:
         typer.echo(json.dumps([asdict(e) for e in entries]))
         return

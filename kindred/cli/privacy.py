@@ -21,7 +21,6 @@ from kindred.cli.common import (
     GuildOpt,
     KindredCommand,
     YesOpt,
-    directory,
     fail,
     new_app,
     note,
@@ -139,7 +138,7 @@ def retention(
         privacy = service.privacy
         limit = None if off else (days if days is not None else privacy.retention_days(guild))
         now = datetime.now(UTC)
-        older = directory(service).posts_before(guild, now - timedelta(days=limit)) if limit else 0
+        older = service.directory.posts_before(guild, now - timedelta(days=limit)) if limit else 0
         if apply and older and not yes:
             question = (
                 f"Delete {counted(older, 'post')} older than {limit} days from guild {guild}? "
