@@ -45,15 +45,24 @@ from knowledge.store.models import (
     Guild,
     GuildPrivacy,
     GuildSafety,
+    HelperRequest,
+    Introduction,
     Member,
+    MemberBlock,
     MemberConsent,
     MemberNotice,
+    MemberProfile,
     Post,
     PostCondition,
     PostTombstone,
     PostVector,
+    ProfileCondition,
+    Question,
     SafetyAlert,
     StoreMeta,
+    Suggestion,
+    SuggestionChannel,
+    SuggestionFeedback,
     VectorIndexState,
 )
 
@@ -279,6 +288,102 @@ REGISTRY: tuple[TableSpec, ...] = (
         members=("user_id",),
         about="when a member was first told what Kindred does",
     ),
+    # -- connecting people (migration 0010) --
+    TableSpec(
+        SuggestionChannel,
+        guild="guild_id",
+        places=("channel_id",),
+        actors=("enabled_by",),
+        about="channels where similar-thread suggestions are on",
+    ),
+    TableSpec(
+        Question,
+        guild="guild_id",
+        places=("channel_id", "thread_id"),
+        members=("author_id",),
+        actors=("solved_by",),
+        messages=("external_id",),
+        kept=(
+            (
+                "solution_message_id",
+                "a pointer to the reply that solved the question (no text); it is never shown "
+                "once that message is gone, and goes with the question",
+            ),
+        ),
+        content=True,
+        about="questions asked where suggestions are on; their condition tags come from the text",
+    ),
+    TableSpec(
+        Suggestion,
+        guild="guild_id",
+        places=("channel_id", "thread_id"),
+        members=("author_id",),
+        messages=("external_id",),
+        kept=(("reply_message_id", "the bot's own reply message, not a member's message"),),
+        about="the reply Kindred posted for a question (ids and counts only)",
+    ),
+    TableSpec(
+        SuggestionFeedback,
+        guild="guild_id",
+        members=("user_id",),
+        about='a member\'s "not helpful" on a suggestion',
+    ),
+    TableSpec(
+        HelperRequest,
+        guild="guild_id",
+        members=("user_id",),
+        about="a helper Kindred asked about an unanswered question",
+    ),
+    TableSpec(
+        MemberProfile,
+        guild="guild_id",
+        members=("user_id",),
+        kept=(
+            (
+                "sample_post_id",
+                "the member's own chosen post; looked up (consent, crisis, hidden) each time a "
+                "card is drawn, so a deleted post shows nothing; goes with the profile",
+            ),
+        ),
+        content=True,
+        about="a member's match card choices and helper settings",
+    ),
+    TableSpec(
+        ProfileCondition,
+        guild="guild_id",
+        members=("user_id",),
+        content=True,
+        about="conditions a member declared, their role for each, whether they help",
+    ),
+    TableSpec(
+        Introduction,
+        guild="guild_id",
+        members=("requester_id", "target_id"),
+        kept=(
+            ("prompt_message_id", "the bot's own prompt message, not a member's message"),
+            (
+                "thread_id",
+                "the private thread Kindred opened for the two members (never indexed, not "
+                "data from an enabled channel); goes with either member's delete",
+            ),
+        ),
+        about="introduction requests; go with either member's delete",
+    ),
+    TableSpec(
+        MemberBlock,
+        guild="guild_id",
+        members=("user_id",),
+        kept=(
+            (
+                "blocked_id",
+                "the blocker's protection must outlive the blocked member's delete; the row is "
+                "about the blocker, is in only the blocker's export, and goes with the guild",
+            ),
+        ),
+        about="a member's block list (never suggest or introduce me to them)",
+    ),
+    # -- curation (migration 0011) --
+    # -- reports queue, "this helped", insights (migration 0012) --
 )
 
 _BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in REGISTRY}

@@ -286,3 +286,173 @@ class MemberNotice(SQLModel, table=True):
     guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
     user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
     shown_at: datetime = Field(default_factory=utcnow)
+
+
+# -- connecting people: suggestions, questions and helpers (migration 0010) ----------------------
+
+
+class SuggestionChannel(SQLModel, table=True):
+    """A channel where an admin turned on similar-thread suggestions (and helper routing)."""
+
+    channel_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    enabled_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    enabled_at: datetime = Field(default_factory=utcnow)
+
+
+class Question(SQLModel, table=True):
+    """A question asked in a suggestion-enabled channel: what routing and insights count.
+
+    `conditions` holds the question's strong condition tags (JSON list), derived from its text,
+    so it is the asker's data. No text is stored here; the post itself may not be indexed.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("guild_id", "external_id", name="uq_question_guild_external"),
+        sa.Index("ix_question_guild_asked", "guild_id", "asked_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    channel_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    thread_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    external_id: str = Field(max_length=EXTERNAL_ID_CHARS)
+    author_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    conditions: str = "[]"
+    crisis: bool = False
+    asked_at: datetime = Field(default_factory=utcnow)
+    first_reply_at: datetime | None = None
+    routed_at: datetime | None = None
+    helpers_asked: int = 0
+    solved_at: datetime | None = None
+    solved_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    solution_message_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+
+
+class Suggestion(SQLModel, table=True):
+    """The one reply Kindred posted with prior threads for a new question (ids only, no text)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("guild_id", "external_id", name="uq_suggestion_guild_external"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    channel_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    thread_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    external_id: str = Field(max_length=EXTERNAL_ID_CHARS)
+    author_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    reply_message_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    items: int = 0
+    hidden_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SuggestionFeedback(SQLModel, table=True):
+    """A member's "not helpful" on a suggestion (once per member)."""
+
+    suggestion_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("suggestion.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    verdict: str = Field(default="not_helpful", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class HelperRequest(SQLModel, table=True):
+    """A helper Kindred asked privately about an unanswered question."""
+
+    question_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("question.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+# -- connecting people: profiles, introductions and blocks (migration 0010) -----------------------
+
+
+class MemberProfile(SQLModel, table=True):
+    """What a member chose to show on match cards and whether they help newcomers.
+
+    `sample_post_id` names one of their own posts; it is looked up (consent, crisis, hidden) every
+    time a card is drawn, so a deleted post simply shows nothing. Quiet hours are UTC hours.
+    """
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    sample_post_id: int | None = None
+    use_inferred: bool = False
+    helper: bool = False
+    quiet_start_hour: int | None = None
+    quiet_end_hour: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProfileCondition(SQLModel, table=True):
+    """A condition a member declared: their role for it and whether they help with it."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    condition_id: str = Field(max_length=64, primary_key=True)
+    role: str = Field(default="patient", max_length=16)
+    helps: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Introduction(SQLModel, table=True):
+    """One introduction request between two members of a guild, and its answer.
+
+    The target's identity never reaches the requester (nor the other way) until `status` is
+    `accepted`; then `thread_id` is the private thread Kindred opened for both.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_introduction_guild_requester", "guild_id", "requester_id"),
+        sa.Index("ix_introduction_guild_target", "guild_id", "target_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    requester_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    target_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    conditions: str = "[]"
+    prompt_message_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    thread_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(default_factory=utcnow)
+    answered_at: datetime | None = None
+
+
+class MemberBlock(SQLModel, table=True):
+    """A member's "never suggest me to (or introduce me to) this member"."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    blocked_id: int = Field(
+        sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# -- curation: knowledge base, hiding, audit (migration 0011) --------------------------------------
+# (curation models go here)
+
+
+# -- curation: reports queue, "this helped", insights (migration 0012) ----------------------------
+# (reports and insights models go here)

@@ -30,7 +30,18 @@ from knowledge.records import ChannelRecord, Flag
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.store.db import alembic_config, make_engine, migrate, sqlite_url
-from knowledge.store.models import ChannelKind
+from knowledge.store.models import (
+    ChannelKind,
+    HelperRequest,
+    Introduction,
+    MemberBlock,
+    MemberProfile,
+    ProfileCondition,
+    Question,
+    Suggestion,
+    SuggestionChannel,
+    SuggestionFeedback,
+)
 from tests.conftest import GUILD, OTHER_GUILD, enable, post
 
 ADMIN, LEAVER, STAYER, REFUSER = 1, 10, 20, 30
@@ -117,7 +128,47 @@ def populate(service: KnowledgeService, at: Places, crisis: str, token: str = ""
     for channel, source in ((at.channel, at.channel), (at.channel, at.thread)):
         checkpoints.advance(g, channel, source, cursor=7, added=3, latest_id=9)
     checkpoints.advance(g, at.other_channel, at.other_channel, cursor=5, added=2, latest_id=5)
+    populate_connecting(service, at)
     service.flush(force=True)  # vectorindexstate rows and index files
+
+
+def populate_connecting(service: KnowledgeService, at: Places) -> None:
+    """Rows of the connecting-people tables (migration 0010), LEAVER in every member role."""
+    g, p = at.guild, f"g{at.guild}-"
+    with service.store.session() as s:
+        s.add(SuggestionChannel(channel_id=at.channel, guild_id=g, enabled_by=LEAVER))
+        asked = Question(
+            guild_id=g,
+            channel_id=at.channel,
+            thread_id=at.thread,
+            external_id=f"{p}l-t",
+            author_id=LEAVER,
+            conditions='["insomnia"]',
+            solved_by=LEAVER,
+        )
+        offered = Suggestion(
+            guild_id=g,
+            channel_id=at.channel,
+            thread_id=at.thread,
+            external_id=f"{p}l-t",
+            author_id=LEAVER,
+            reply_message_id=77,
+            items=2,
+        )
+        s.add_all([asked, offered])
+        s.flush()
+        assert asked.id is not None and offered.id is not None
+        s.add(SuggestionFeedback(suggestion_id=offered.id, user_id=LEAVER, guild_id=g))
+        s.add(HelperRequest(question_id=asked.id, user_id=STAYER, guild_id=g))
+        s.add(MemberProfile(guild_id=g, user_id=LEAVER, helper=True))
+        s.add(ProfileCondition(guild_id=g, user_id=LEAVER, condition_id="insomnia", helps=True))
+        s.add(
+            Introduction(
+                guild_id=g, requester_id=LEAVER, target_id=STAYER, thread_id=at.thread + 1000
+            )
+        )
+        s.add(MemberBlock(guild_id=g, user_id=LEAVER, blocked_id=REFUSER))
+        s.commit()
 
 
 @pytest.fixture

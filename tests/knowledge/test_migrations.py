@@ -17,6 +17,7 @@ from knowledge.store.db import alembic_config, current_revision, make_engine, mi
 from tests.conftest import GUILD, OTHER_GUILD, enable_open, post
 
 NOW = "2026-01-01 00:00:00.000000"
+HEAD = "0012"  # the newest revision (reports and insights)
 POST_COLUMNS = (
     "id, guild_id, external_id, channel_id, author_id, kind, created_at, content, content_hash,"
     " truncated, hidden, curated, crisis_level, ingested_at"
@@ -87,7 +88,7 @@ def test_0008_keeps_every_row_and_index_and_never_reuses_an_id(tmp_path: Path) -
 
     migrate(engine)
 
-    assert current_revision(engine) == "0009"  # head: 0008, then 0009 (alerts answered)
+    assert current_revision(engine) == HEAD  # 0008, then every later revision
     assert {t: rows(engine, f"SELECT * FROM {t} ORDER BY 1") for t in tables} == before
     assert rows(engine, "PRAGMA foreign_key_check") == []
     assert "AUTOINCREMENT" in post_ddl(engine)
@@ -152,7 +153,7 @@ def test_0009_adds_escalation_state_matching_the_models_and_downgrades(tmp_path:
             (GUILD, NOW),
         )
     migrate(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == HEAD
     assert rows(engine, "SELECT moderator_channel_id, escalation_channel_id FROM guildsafety") == [
         (9, None)
     ]
