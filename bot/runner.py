@@ -11,8 +11,9 @@ from pathlib import Path
 import aiohttp
 import discord
 
-from bot.client import KindredBot
+from bot.client import make_bot
 from bot.config import TOKEN_ENV, BotSettings, load_bot_settings
+from bot.sharding import ShardSet
 from knowledge.errors import KindredError
 from knowledge.logs import configure_logging
 from knowledge.service import KnowledgeService
@@ -59,13 +60,21 @@ ServiceFactory = Callable[[BotSettings], KnowledgeService]
 
 
 async def run_bot(
-    settings: BotSettings, token: str, make_service: ServiceFactory = KnowledgeService
+    settings: BotSettings,
+    token: str,
+    make_service: ServiceFactory = KnowledgeService,
+    shards: ShardSet | None = None,
 ) -> None:
-    """Open the service, run the bot until it stops, then save and close everything."""
+    """Open the service, run the bot until it stops, then save and close everything.
+
+    With `shards`, this process runs only those of Discord's shards and loads only their guilds'
+    indexes; other processes sharing the database run the rest (see `bot.sharding`).
+    """
     service = await asyncio.to_thread(make_service, settings)
     try:
-        await asyncio.to_thread(service.start)
-        bot = KindredBot(service, settings)
+        owns = shards.owns if shards is not None else None
+        await asyncio.to_thread(service.start, None, owns)
+        bot = make_bot(service, settings, shards)
         async with bot:
             try:
                 await bot.start(token)
@@ -80,13 +89,15 @@ async def run_bot(
         service.close()
 
 
-def main(config: Path | None = None, data_dir: Path | None = None) -> None:
+def main(
+    config: Path | None = None, data_dir: Path | None = None, shards: ShardSet | None = None
+) -> None:
     """`kindred run` / `python -m bot`: raises StartupError with the line to print."""
     token = read_token()
     settings = load(config, data_dir)
     configure_logging(settings.log_level)
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLogger().level))
     try:
-        asyncio.run(run_bot(settings, token))
+        asyncio.run(run_bot(settings, token, shards=shards))
     except KeyboardInterrupt:
         log.info("stopped")

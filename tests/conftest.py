@@ -18,6 +18,7 @@ from knowledge.records import ChannelRecord, PostRecord
 from knowledge.safety.assessment import SafetyAssessor
 from knowledge.service import KnowledgeService
 from knowledge.store.models import ChannelKind
+from tests.postgres import PostgresServer, missing_reason, running_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GUILD = 100
@@ -34,9 +35,41 @@ def make_settings(data_dir: Path, **search: object) -> KindredSettings:
     return settings
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One private PostgreSQL cluster for the session (skipped, with the reason, if absent)."""
+    reason = missing_reason()
+    if reason is not None:
+        pytest.skip(f"PostgreSQL half skipped: {reason}")
+    with running_server() as server:
+        yield server
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> KindredSettings:
-    return make_settings(tmp_path / "data")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database under test: SQLite unless the module is marked `both_backends`."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+def with_database(settings: KindredSettings, url: str) -> KindredSettings:
+    storage = settings.storage.model_copy(update={"database_url": url})
+    return settings.model_copy(update={"storage": storage})
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> KindredSettings:
+    base = make_settings(tmp_path / "data")
+    if backend == "postgresql":
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        return with_database(base, server.new_database())
+    return base
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""On (re)connect, resume unfinished backfills and catch up on what was posted while away."""
+"""Catching up: on (re)connect, resume unfinished backfills and fetch what was posted while away;
+all the time, follow what other processes (another shard, the CLI) changed in the shared
+database."""
 
 from __future__ import annotations
 
 import logging
 
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.client import KindredBot
 
@@ -16,6 +18,25 @@ class CatchUpCog(commands.Cog):
 
     def __init__(self, bot: KindredBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.follow.change_interval(seconds=self.bot.settings.discord.follow_changes_seconds)
+        self.follow.start()
+
+    async def cog_unload(self) -> None:
+        self.follow.cancel()
+
+    @tasks.loop(seconds=2.0)
+    async def follow(self) -> None:
+        """Apply other processes' deletes, edits, new posts and consent changes to this one's
+        indexes (the change log), so a delete made anywhere leaves these results within seconds."""
+        try:
+            seen = await self.bot.offload.run(self.bot.service.follow_changes)
+        except Exception:  # a database hiccup: the next round retries from the same mark
+            log.warning("following the change log failed; retrying", exc_info=True)
+            return
+        if seen:
+            log.debug("followed %d changes made by other processes", seen)
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:

@@ -12,6 +12,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
+from knowledge.store.text_index import fts5_quote
+
+quote = fts5_quote  # an FTS5 string literal (the name tests and callers know)
+
 # Split like FTS5's unicode61 tokenizer: runs of letters and digits.
 _WORD = re.compile(r"[^\W_]+")
 
@@ -81,11 +85,6 @@ def _scores(
     return scores
 
 
-def quote(term: str) -> str:
-    """An FTS5 string literal: the term in double quotes, inner quotes doubled."""
-    return '"' + term.replace('"', '""') + '"'
-
-
 def build_match_query(
     text: str,
     *,
@@ -97,7 +96,7 @@ def build_match_query(
     terms = query_terms(text, max_terms=max_terms, doc_freq=doc_freq, total_docs=total_docs)
     if not terms:
         return None
-    return " OR ".join(quote(t) for t in terms)
+    return " OR ".join(fts5_quote(t) for t in terms)
 
 
 build_match_expression = build_match_query

@@ -182,7 +182,9 @@ def _error_translator(folder: str, database: str) -> Any:
     return translate
 
 
-def make_engine(url: str | sa.URL, *, read_only: bool = False) -> Engine:
+def make_engine(
+    url: str | sa.URL, *, read_only: bool = False, pool: tuple[int, int] = (5, 5)
+) -> Engine:
     """An engine that never shows SQL parameters (members' words) in errors or logs.
 
     A SQLite file is created with mode 0600, or opened read-only when `read_only` or when the file
@@ -202,8 +204,12 @@ def make_engine(url: str | sa.URL, *, read_only: bool = False) -> Engine:
             parsed = _read_only_url(path)
         else:
             create_private_file(path)
-    connect_args: dict[str, Any] = {"check_same_thread": False} if is_sqlite else {}
-    engine = sa.create_engine(parsed, connect_args=connect_args, hide_parameters=True)
+    options: dict[str, Any] = {"hide_parameters": True}
+    if is_sqlite:
+        options["connect_args"] = {"check_same_thread": False}
+    else:  # a server: a pool of `pool` (size, overflow) connections, checked before use
+        options.update(pool_size=pool[0], max_overflow=pool[1], pool_pre_ping=True)
+    engine = sa.create_engine(parsed, **options)
     if is_sqlite:
         pragmas = _read_only_pragmas if is_read_only(engine) else _sqlite_pragmas
         sa.event.listen(engine, "connect", pragmas)
@@ -262,7 +268,7 @@ def current_revision(engine: Engine) -> str | None:
 def _revision_of(connection: sa.Connection) -> str | None:
     try:
         row = connection.execute(sa.text("SELECT version_num FROM alembic_version")).first()
-    except sa.exc.OperationalError:
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # SQLite / PostgreSQL: no table
         connection.rollback()
         return None
     return str(row[0]) if row else None
@@ -295,7 +301,7 @@ def check_database(engine: Engine) -> None:
         ) from exc
 
 
-def open_database(url: str, *, read_only: bool = False) -> Engine:
+def open_database(url: str, *, read_only: bool = False, pool: tuple[int, int] = (5, 5)) -> Engine:
     """Open the store's database: create it if missing, refuse damage, migrate (see the module)."""
     path = sqlite_file(url)
     if path is not None:
@@ -308,7 +314,7 @@ def open_database(url: str, *, read_only: bool = False) -> Engine:
             _build_new(path)
         elif path.is_file() and path.stat().st_size == 0:
             raise StoreDamaged(f"the database {path} is empty (0 bytes); {RESTORE_HINT}")
-    engine = make_engine(url, read_only=read_only)
+    engine = make_engine(url, read_only=read_only, pool=pool)
     try:
         check_database(engine)
         migrate(engine)
@@ -403,9 +409,11 @@ def truncate_wal(engine: Engine, attempts: int = CHECKPOINT_ATTEMPTS) -> bool:
 
 
 def vacuum(engine: Engine) -> bool:
-    """Rewrite the SQLite database file (VACUUM); False on another database."""
-    if engine.url.get_backend_name() != "sqlite":
+    """SQLite: rewrite the database file. PostgreSQL: a plain VACUUM, which removes the dead row
+    versions deleted rows leave behind (it cannot run inside a transaction). True if it ran."""
+    backend = engine.url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
         return False
-    with engine.connect() as connection:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("VACUUM")
     return True

@@ -37,6 +37,7 @@ from knowledge.errors import IndexMismatch
 from knowledge.scope import epoch_seconds
 from knowledge.store import text_index
 from knowledge.store.catalog import CatalogRow, PostCatalog
+from knowledge.store.changes import ChangeLog, Changes
 from knowledge.store.condition_vectors import ConditionVectors, sparse_entries
 from knowledge.store.db import (
     checkpoint,
@@ -106,6 +107,7 @@ class Store:
         database_url: str | None = None,
         ivf_threshold: int = 20_000,
         nprobe: int = 24,
+        pool: tuple[int, int] = (5, 5),
     ) -> None:
         self.data_dir = data_dir
         self.index_dir = data_dir / "indexes"
@@ -115,7 +117,9 @@ class Store:
         self.model_name = model_name
         self.dimension = dimension
         self.engine: Engine = open_database(
-            database_url or sqlite_url(data_dir / "kindred.db"), read_only=self.read_only
+            database_url or sqlite_url(data_dir / "kindred.db"),
+            read_only=self.read_only,
+            pool=pool,
         )
         self.read_only = self.read_only or is_read_only(self.engine)
         self.ivf_threshold = ivf_threshold
@@ -126,6 +130,10 @@ class Store:
         self._conditions: dict[int, ConditionVectors] = {}
         self._index_guards: dict[int, threading.Lock] = {}
         self.tagger = tagger
+        # Changes other processes make reach this one's indexes through the change log.
+        self.changes = ChangeLog(self.engine)
+        self.changes.enabled = not self.read_only
+        self._change_mark = self.changes.head()
         if not self.read_only:  # a read-only store searches with the tags it has
             self._retag_if_vocabulary_changed()
 
@@ -190,6 +198,7 @@ class Store:
             index = self.vector_index(guild_id)
             with self.index_guard(guild_id):
                 index.add(post_ids, vectors, hashes)
+        self.changes.record(guild_id, post_ids)
 
     def catalog(self, guild_id: int) -> PostCatalog:
         catalog = self._catalogs.get(guild_id)  # loaded: no lock
@@ -305,8 +314,12 @@ class Store:
         with self.session() as session:
             return {int(pid): hash_key(digest) for pid, digest in session.exec(query).all()}
 
-    def _load_vectors(self, post_ids: Sequence[int]) -> tuple[list[int], np.ndarray, list[str]]:
+    def _load_vectors(
+        self, post_ids: Sequence[int], model: str | None = None
+    ) -> tuple[list[int], np.ndarray, list[str]]:
         query = select(PostVector).where(col(PostVector.post_id).in_(post_ids))
+        if model is not None:
+            query = query.where(PostVector.model == model)
         with self.session() as session:
             rows = session.exec(query).all()
         vectors = np.frombuffer(b"".join(r.vector for r in rows), dtype=np.float32)
@@ -347,9 +360,7 @@ class Store:
     def drop_index(self, guild_id: int) -> None:
         """Forget a guild's index in memory and on disk (used by reindex and guild purge)."""
         with self.lock:
-            self._indexes.pop(guild_id, None)
-            self._catalogs.pop(guild_id, None)
-            self._conditions.pop(guild_id, None)
+            self._forget_loaded(guild_id)
             for suffix in (".faiss", ".json"):
                 self.index_path(guild_id).with_suffix(suffix).unlink(missing_ok=True)
 
@@ -368,8 +379,10 @@ class Store:
 
     def apply_committed(self, guild_id: int, posts: Iterable[Post]) -> None:
         """Mirror committed post rows into the guild catalog (inside a unit of the writer)."""
+        rows = [catalog_row(p) for p in posts]
         with self.lock:
-            self.catalog(guild_id).upsert([catalog_row(p) for p in posts])
+            self.catalog(guild_id).upsert(rows)
+        self.changes.record(guild_id, (row.post_id for row in rows))
 
     def forget_posts(self, guild_id: int, post_ids: list[int]) -> None:
         """Drop deleted posts from the catalog, condition vectors and vector index (after the SQL
@@ -382,6 +395,73 @@ class Store:
             index = self.vector_index(guild_id)
             with self.index_guard(guild_id):
                 index.remove(post_ids)
+        self.changes.record(guild_id, post_ids)
+
+    # -- following other processes --------------------------------------------------------------
+
+    def loaded_guilds(self) -> set[int]:
+        """Guilds whose indexes this process holds in memory (a shard process: only its own)."""
+        return set(self._indexes) | set(self._catalogs) | set(self._conditions)
+
+    def follow(self) -> Changes:
+        """Apply what other processes changed since the last call (the change log), refreshing
+        those posts of the guilds loaded here from SQL; returns what was seen."""
+        changes = self.changes.since(self._change_mark)
+        self._change_mark = changes.mark
+        for guild_id, post_ids in changes.posts.items():
+            self._refresh(guild_id, sorted(post_ids))
+        loaded = self.loaded_guilds()
+        if loaded:
+            for guild_id in loaded - set(self.guild_ids()):  # removed elsewhere: forget it
+                self._forget_loaded(guild_id)
+        return changes
+
+    def _refresh(self, guild_id: int, post_ids: list[int]) -> None:
+        """Make this process's loaded state of `post_ids` match SQL (idempotent)."""
+        with self.lock:
+            loaded = (
+                guild_id in self._catalogs,
+                guild_id in self._conditions,
+                guild_id in self._indexes,
+            )
+            if not any(loaded):
+                return  # nothing loaded: a first use reads SQL
+            for chunk in _chunks(post_ids, 2000):
+                self._refresh_chunk(guild_id, list(chunk), *loaded)
+
+    def _refresh_chunk(
+        self, guild_id: int, ids: list[int], catalog: bool, conditions: bool, vectors: bool
+    ) -> None:
+        query = select(Post).where(Post.guild_id == guild_id, col(Post.id).in_(ids))
+        with self.session() as session:
+            posts = list(session.exec(query).all())
+            entries = session.exec(
+                select(PostCondition).where(col(PostCondition.post_id).in_(ids))
+            ).all()
+        present = {int(p.id) for p in posts if p.id is not None}
+        gone = [i for i in ids if i not in present]
+        if catalog:
+            self._catalogs[guild_id].remove(gone)
+            self._catalogs[guild_id].upsert([catalog_row(p) for p in posts])
+        if conditions:
+            tags: dict[int, dict[str, float]] = {i: {} for i in present}
+            for entry in entries:
+                tags.setdefault(entry.post_id, {})[entry.condition_id] = entry.weight
+            self._conditions[guild_id].remove(gone)
+            for post_id, weights in tags.items():
+                self._conditions[guild_id].set(post_id, weights)
+        if vectors:
+            found, matrix, hashes = self._load_vectors(sorted(present), model=self.model_name)
+            with self.index_guard(guild_id):
+                self._indexes[guild_id].remove(ids)
+                if found:
+                    self._indexes[guild_id].add(found, matrix, hashes)
+
+    def _forget_loaded(self, guild_id: int) -> None:
+        with self.lock:
+            self._indexes.pop(guild_id, None)
+            self._catalogs.pop(guild_id, None)
+            self._conditions.pop(guild_id, None)
 
     def find_post(self, guild_id: int, external_id: str) -> Post | None:
         """The stored post of a Discord message, or None."""

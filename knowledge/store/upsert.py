@@ -37,9 +37,12 @@ def insert_ignore(
     keys: Sequence[str],
 ) -> int:
     """Insert a row unless one with the same `keys` exists; returns 1 if inserted, else 0."""
-    stmt = _insert(session, _table(model)).values(**values)
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
-    return int(getattr(result, "rowcount", 0) or 0)
+    table = _table(model)
+    stmt = (
+        _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    )
+    # RETURNING, not rowcount: a driver may report -1 for an INSERT ... ON CONFLICT.
+    return len(session.execute(stmt.returning(*(table.c[key] for key in keys))).all())
 
 
 def upsert(

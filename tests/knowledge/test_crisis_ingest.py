@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, enable_open, post
+
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
 
 CRISIS = "I have the pills ready and tonight I am going to end my life. Goodbye everyone."
 ORDINARY = "Tonight I am going to try the new sleep routine, pills for my migraine are ready."

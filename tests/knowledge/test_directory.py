@@ -14,6 +14,8 @@ from knowledge.store.checkpoints import BackfillCheckpoints
 from knowledge.store.models import ChannelKind
 from tests.conftest import GUILD, OTHER_GUILD, T0, enable, post
 
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
+
 MAYA, SAM, QUIET = 777, 778, 779
 
 

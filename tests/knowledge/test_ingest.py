@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from knowledge.embeddings import HashingEmbedder, Vectors
@@ -16,7 +16,10 @@ from knowledge.records import PostRecord
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.store.models import Post, PostVector
+from knowledge.store.text_index import ranked_matches
 from tests.conftest import GUILD, PHRASES_ONLY, enable_open, post
+
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -42,11 +45,9 @@ def posts_in_sql(service: KnowledgeService) -> list[Post]:
 
 
 def fts_ids(service: KnowledgeService, term: str) -> list[int]:
+    """Posts the full-text index finds for one word (FTS5 or PostgreSQL, the search's own path)."""
     with service.store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT rowid FROM post_fts WHERE post_fts MATCH ?", (f'"{term}"',)
-        ).all()
-    return [r[0] for r in rows]
+        return [post_id for post_id, _ in ranked_matches(conn, [term], [], 1000)]
 
 
 def test_same_message_twice_is_stored_once_and_embedded_once(counting: KnowledgeService) -> None:
@@ -146,9 +147,10 @@ def test_deleted_text_stays_gone_after_restart_and_reindex(settings) -> None:  #
     assert len(again.store.vector_index(GUILD)) == 1
     hits = again.search("quokkamarker words", SearchScope(guild_id=GUILD))
     assert [h.external_id for h in hits] == ["m2"]
+    with again.store.engine.connect() as db:
+        found = db.execute(sa.text("SELECT count(*) FROM post WHERE content LIKE '%quokka%'"))
+        assert found.scalar_one() == 0
     again.close()
-    db = sqlite3.connect(settings.storage.data_dir / "kindred.db")
-    assert db.execute("SELECT count(*) FROM post WHERE content LIKE '%quokka%'").fetchone() == (0,)
 
 
 def test_disable_channel_purges_it(service: KnowledgeService) -> None:

@@ -13,6 +13,8 @@ from knowledge.matching.scoring import member_scores
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, T0, enable, post
 
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
+
 ASKER, ANNA, BEN, CARL, DORA = 1, 11, 22, 33, 44
 CRISIS = "I have the pills ready and tonight I am going to end my life. Goodbye everyone."
 ASKING = "my crohn's flare and the prednisone taper wrecked my sleep, anyone been through it?"

@@ -10,6 +10,8 @@ from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, enable, post
 
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
+
 ALICE, BOB, CARA = 11, 22, 33  # Alice shares; Bob and Cara search
 ALICE_TEXT = "prednisone taper insomnia wrecked my sleep for weeks"
 

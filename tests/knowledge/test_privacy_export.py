@@ -14,6 +14,8 @@ from knowledge.records import PostRecord
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, enable, post
 
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
+
 ME, OTHER = 11, 22
 
 

@@ -12,6 +12,8 @@ from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from tests.conftest import GUILD, OTHER_GUILD, T0, enable_open, post
 
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
+
 SECRET = 7  # a channel the asker cannot read
 OPEN = 1
 

@@ -1,4 +1,5 @@
-"""DDL of the full-text index over posts: SQLite FTS5 kept in step by triggers."""
+"""DDL of the full-text index over posts: SQLite FTS5 kept in step by triggers, or on PostgreSQL
+a GIN index over `to_tsvector('english', content)` that the database keeps itself."""
 
 from __future__ import annotations
 
@@ -31,13 +32,26 @@ _SQLITE_DROP = [
 ]
 
 
+# The text search configuration; queries use the same expression, so the GIN index serves them.
+PG_TS_CONFIG = "english"
+PG_DOCUMENT = f"to_tsvector('{PG_TS_CONFIG}'::regconfig, content)"
+_PG_CREATE = [f"CREATE INDEX IF NOT EXISTS ix_post_fts ON post USING GIN ({PG_DOCUMENT})"]
+_PG_DROP = ["DROP INDEX IF EXISTS ix_post_fts"]
+
+
+def _statements(bind: sa.Connection, sqlite: list[str], postgresql: list[str]) -> list[str]:
+    if bind.dialect.name == "sqlite":
+        return sqlite
+    if bind.dialect.name == "postgresql":
+        return postgresql
+    raise NotImplementedError(f"full-text search is not implemented for {bind.dialect.name}")
+
+
 def create_post_fts(bind: sa.Connection) -> None:
-    if bind.dialect.name != "sqlite":
-        raise NotImplementedError("full-text search is implemented for SQLite only")
-    for statement in _SQLITE_CREATE:
+    for statement in _statements(bind, _SQLITE_CREATE, _PG_CREATE):
         bind.exec_driver_sql(statement)
 
 
 def drop_post_fts(bind: sa.Connection) -> None:
-    for statement in _SQLITE_DROP:
+    for statement in _statements(bind, _SQLITE_DROP, _PG_DROP):
         bind.exec_driver_sql(statement)
