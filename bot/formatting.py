@@ -11,6 +11,7 @@ from typing import Any
 
 import discord
 
+from knowledge.curation.entries import CURATED_LABEL
 from knowledge.records import SearchHit, SnippetPart
 
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -95,8 +96,11 @@ def hit_field(hit: SearchHit, number: int, channel_name: str | None) -> tuple[st
     if hit.thread_name:
         place += f" › {safe_name(hit.thread_name, 80)}"
     label = EXPERIENCE_LABEL if hit.close else f"{NOT_CLOSE_LABEL} {EXPERIENCE_LABEL}"
+    if hit.curated:  # a knowledge-base entry: no member's message to jump to
+        label = f"{CURATED_LABEL}:"
     name = truncate(f"{number}. {label} {place} · {hit.created_at:%Y-%m-%d}", 256)
-    link = f"\n[Jump to the post]({jump_url(hit)})"
+    link = "\n(Read it whole with `/kb show`.)" if hit.curated else ""
+    link = link or f"\n[Jump to the post]({jump_url(hit)})"
     body = snippet_markdown(hit.snippet, FIELD_VALUE_LIMIT - len(link) - 4)
     return name, truncate(f"{body}{link}", FIELD_VALUE_LIMIT)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from kindred.cli.progress import progress_bar
 from kindred.files.jsonl import channel_id_for
 from kindred.files.loading import load_posts, read_file
+from knowledge.curation.kb_files import load_entries
 from knowledge.directory import Directory
 from knowledge.records import SearchHit
 from knowledge.scope import SearchScope
@@ -18,6 +19,7 @@ from knowledge.service import KnowledgeService
 
 DEMO_GUILD = 1
 DEMO_GUILD_NAME = "Kindred Demo"
+DEMO_KB_CHANNEL = "anxiety-and-panic"  # where the sample knowledge base's entries live
 
 
 def demo_file(name: str) -> Path:
@@ -37,7 +39,17 @@ def load_demo(service: KnowledgeService, directory: Directory | None = None) -> 
     service.register_guild(DEMO_GUILD, DEMO_GUILD_NAME)
     with progress_bar("Indexing the demo community", len(posts)) as advance:
         result = load_posts(service, DEMO_GUILD, posts, bad, advance, directory)
+    load_demo_kb(service)
     return result.report.inserted + result.report.updated + result.report.unchanged
+
+
+def load_demo_kb(service: KnowledgeService) -> int:
+    """Add the sample knowledge base (moderators' curated entries, labelled as such in the
+    results, first when they match); idempotent. Returns how many entries were added."""
+    drafts = load_entries(demo_file("demo_kb.md").read_text(encoding="utf-8"), "md")
+    channel = channel_id_for(DEMO_KB_CHANNEL, DEMO_GUILD)
+    added, _ = service.curation.import_entries(DEMO_GUILD, drafts, channel, None)
+    return len(added)
 
 
 def run_demo_queries(service: KnowledgeService, limit: int = 3) -> list[DemoStep]:
@@ -48,6 +60,9 @@ def run_demo_queries(service: KnowledgeService, limit: int = 3) -> list[DemoStep
         steps.append(
             DemoStep(f"Search: “{item['text']}”", service.search(item["text"], everyone, limit))
         )
+    for item in queries.get("curated", [])[:1]:
+        title = f"Search the knowledge base answers first: “{item['text']}”"
+        steps.append(DemoStep(title, service.search(item["text"], everyone, limit)))
     for item in queries.get("filtered_search", [])[:1]:
         after = datetime.fromisoformat(item["after"]).replace(tzinfo=UTC)
         scope = SearchScope(

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kindred.cli.common import EXPERIENCE_LABEL
+from knowledge.curation.entries import CURATED_LABEL
 from knowledge.records import Flag, IngestReport, SearchHit, Skip, SnippetPart
 
 CRISIS = "crisis"
@@ -86,6 +87,8 @@ def hits_table(title: str, hits: list[SearchHit], start: int = 1) -> Table:
         if hit.thread_name:
             place += f" › {hit.thread_name}"
         who = hit.author_handle or f"member {hit.author_id}"
+        if hit.curated:
+            who = CURATED_LABEL
         where = escape(f"{place}\n{who}\n{hit.created_at:%Y-%m-%d}")
         table.add_row(str(number), where, snippet_markup(hit.snippet))
     return table
