@@ -19,6 +19,7 @@ from bot.formatting import NO_MENTIONS
 from bot.indexing import IndexedChannels
 from bot.logsafe import quiet_discord_debug, where
 from bot.offload import Offloader
+from bot.sharding import ShardSet
 from knowledge.records import Flag
 from knowledge.service import KnowledgeService
 
@@ -31,6 +32,11 @@ EXTENSIONS = (
     "bot.cogs.search",
     "bot.cogs.safety",
     "bot.cogs.privacy",
+    "bot.cogs.suggestions",
+    "bot.cogs.curation",
+    "bot.cogs.connect",
+    "bot.cogs.signals",
+    "bot.cogs.insights",
 )
 FlagHandler = Callable[[discord.Message, list[Flag]], Awaitable[None]]
 
@@ -145,3 +151,19 @@ class KindredBot(commands.Bot):
         """Remember a view so that closing the bot stops its timeout."""
         self.open_views = {v for v in self.open_views if not v.is_finished()}
         self.open_views.add(view)
+
+
+class ShardedKindredBot(KindredBot, commands.AutoShardedBot):
+    """A bot process that runs several of Discord's shards (`kindred run --shards 0-3
+    --shard-count 8`); it sees, indexes and loads the indexes of only those shards' guilds."""
+
+
+def make_bot(
+    service: KnowledgeService, settings: BotSettings, shards: ShardSet | None = None
+) -> KindredBot:
+    """The bot for this process: all of Discord (no shards), or a set of shards."""
+    if shards is None:
+        return KindredBot(service, settings)
+    return ShardedKindredBot(
+        service, settings, shard_ids=list(shards.ids), shard_count=shards.count
+    )

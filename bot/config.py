@@ -42,6 +42,11 @@ class DiscordSettings(_Table):
     catch_up_on_start: bool = Field(
         True, description="On start, fetch what enabled channels received while offline."
     )
+    follow_changes_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="How often changes made by other processes (shards, the CLI) are applied.",
+    )
     maintenance_hours: float = Field(
         1.0, gt=0, description="How often retention limits are applied and deleted bytes scrubbed."
     )

@@ -29,7 +29,17 @@ class StorageSettings(_Table):
 
     data_dir: Path = Field(Path("kindred-data"), description="Folder for the database and indexes.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL; default is a SQLite file inside data_dir."
+        None,
+        description=(
+            "SQLAlchemy URL; default is a SQLite file inside data_dir. PostgreSQL: "
+            "postgresql+psycopg://user:password@host/dbname (pip install 'kindred[postgresql]')."
+        ),
+    )
+    pool_size: int = Field(
+        5, ge=1, le=100, description="PostgreSQL connections kept open per process."
+    )
+    max_overflow: int = Field(
+        5, ge=0, le=100, description="Extra PostgreSQL connections allowed under load."
     )
 
 
@@ -127,6 +137,74 @@ class CrisisResponseSettings(_Table):
     )
 
 
+class SuggestionSettings(_Table):
+    """Similar threads offered when someone asks, and routing unanswered questions to helpers."""
+
+    max_items: int = Field(3, ge=1, le=3, description="Prior threads in one suggestion reply.")
+    relevance_floor: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="Cosine similarity a prior thread needs to be suggested; unset = "
+        "search.relevance_floor. Nothing is posted when no thread reaches it.",
+    )
+    min_question_chars: int = Field(
+        20, ge=1, description="Shorter messages in text channels are never taken as questions."
+    )
+    route_after_minutes: float = Field(
+        60,
+        gt=0,
+        description="A question with no reply from another member after this long "
+        "is sent to helpers.",
+    )
+    route_max_age_hours: float = Field(
+        24, gt=0, description="Older unanswered questions are no longer sent to helpers."
+    )
+    max_helpers: int = Field(3, ge=1, le=10, description="Helpers asked about one question.")
+    helper_daily_limit: int = Field(
+        3, ge=1, description="Questions one helper is asked about in 24 hours, at most."
+    )
+
+
+class IntroductionSettings(_Table):
+    """`/connect`: match cards and introductions between members who both agree."""
+
+    cards: int = Field(5, ge=1, le=25, description="Match cards one /connect shows, at most.")
+    requests_per_day: int = Field(
+        3, ge=1, description="Introduction requests one member may send in 24 hours."
+    )
+    expire_hours: float = Field(
+        72, gt=0, description="A request with no answer after this long expires (silently)."
+    )
+    cooldown_days: float = Field(
+        30,
+        ge=0,
+        description="After a decline or expiry the same two members are not suggested to each "
+        "other, nor introduced, for this many days.",
+    )
+    card_hours: float = Field(
+        24, gt=0, description="Match cards (their buttons) work this long after /connect."
+    )
+    sample_chars: int = Field(
+        300, ge=50, le=1000, description="A card's sample post is cut to this many characters."
+    )
+    check_minutes: float = Field(
+        10, gt=0, description="How often expired requests and cards are cleared."
+    )
+
+
+class ReportSettings(_Table):
+    """Members' reports of messages (the moderators' queue) and what keeps them from abuse."""
+
+    per_member_per_day: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Reports one member may file in 24 hours; more are politely refused and "
+        "moderators are not told again.",
+    )
+
+
 class KindredSettings(_Table):
     """The whole configuration file."""
 
@@ -137,6 +215,9 @@ class KindredSettings(_Table):
     search: SearchSettings = SearchSettings()
     safety: SafetySettings = SafetySettings()
     crisis_response: CrisisResponseSettings = CrisisResponseSettings()
+    suggestions: SuggestionSettings = SuggestionSettings()
+    introductions: IntroductionSettings = IntroductionSettings()
+    reports: ReportSettings = ReportSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def with_data_dir(self, data_dir: Path | None) -> Self:

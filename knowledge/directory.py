@@ -142,7 +142,7 @@ class Directory:
         """Members with a row or a post in the guild, most posts first."""
         counts = (
             select(Post.author_id, func.count())
-            .where(Post.guild_id == guild_id)
+            .where(Post.guild_id == guild_id, col(Post.curated).is_(False))  # entries: no author
             .group_by(col(Post.author_id))
         )
         with self.store.session() as session:

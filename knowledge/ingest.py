@@ -30,6 +30,7 @@ from knowledge.records import Flag, IngestReport, PostRecord, Skip
 from knowledge.store.models import (
     EXTERNAL_ID_CHARS,
     Guild,
+    HiddenMessage,
     Member,
     Post,
     PostKind,
@@ -54,6 +55,7 @@ SKIP_CHANNEL_NOT_ENABLED = "channel_not_enabled"
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID = 2**63 - 1  # BIGINT
 _KINDS = frozenset(kind.value for kind in PostKind)
+CURATED_ID_PREFIX = "kb:"  # the external ids of curated entries' posts (knowledge.curation)
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ class Ingestor:
         changed: list[Post],
     ) -> list[Post]:
         insert_ignore(session, Guild, {"id": guild_id, "created_at": utcnow()}, ["id"])
-        members = {(r.author_id, r.author_handle) for r, _ in group}
+        # A curated entry's post has no member as author (see knowledge.curation.entries).
+        members = {(r.author_id, r.author_handle) for r, _ in group if r.kind != PostKind.CURATED}
         for author_id, handle in members:
             values = {
                 "guild_id": guild_id,
@@ -212,6 +215,7 @@ class Ingestor:
         ids = [r.external_id for r, _ in group]
         query = select(Post).where(Post.guild_id == guild_id, col(Post.external_id).in_(ids))
         existing = {p.external_id: p for p in session.exec(query).all()}
+        hidden = _hidden_ids(session, guild_id, [i for i in ids if i not in existing])
         touched: list[Post] = []
         for record, clean in group:
             digest = content_hash(clean.text)
@@ -230,6 +234,8 @@ class Ingestor:
                     content=clean.text,
                     content_hash=digest,
                     truncated=clean.truncated,
+                    hidden=record.external_id in hidden,  # a moderator hid it (curation)
+                    curated=record.kind == PostKind.CURATED,  # a knowledge-base entry
                 )
                 report.inserted += 1
                 changed.append(post)
@@ -368,6 +374,16 @@ class Ingestor:
 # -- the fields of a record ------------------------------------------------------------------------
 
 
+def _hidden_ids(session: Session, guild_id: int, external_ids: list[str]) -> set[str]:
+    """Which of these messages a moderator hid from Kindred (kept hidden when stored again)."""
+    if not external_ids:
+        return set()
+    query = select(HiddenMessage.external_id).where(
+        HiddenMessage.guild_id == guild_id, col(HiddenMessage.external_id).in_(external_ids)
+    )
+    return {str(e) for e in session.exec(query).all()}
+
+
 def checked_record(record: PostRecord) -> PostRecord:
     """`record` with its dates in UTC, or InvalidInput with a skip reason (`SkipReason`) when a
     field cannot be stored as it is: ids are never truncated (two would merge), dates never
@@ -399,6 +415,9 @@ def checked_record(record: PostRecord) -> PostRecord:
             raise InvalidInput(SkipReason.BAD_ID, f"the {name} id is not a 63-bit number")
     if not isinstance(record.kind, str) or record.kind not in _KINDS:
         raise InvalidInput(SkipReason.BAD_RECORD, "the post kind is not known")
+    if (record.kind == PostKind.CURATED) != external_id.startswith(CURATED_ID_PREFIX):
+        # `kb:<id>` names a curated entry's post and nothing else (a file cannot overwrite one)
+        raise InvalidInput(SkipReason.BAD_ID, "that message id is reserved for curated entries")
     if record.author_handle is not None and not isinstance(record.author_handle, str):
         raise InvalidInput(SkipReason.BAD_RECORD, "the author's name is not text")
     created = _utc(record.created_at, "created_at")

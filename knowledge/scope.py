@@ -48,7 +48,8 @@ class SearchScope:
     exclude_post_ids: frozenset[int] = field(default_factory=frozenset)
     # Consent, filled in by the service on every read (callers cannot widen it): when
     # `consenting_author_ids` is set only those authors are shown to others; `withheld_author_ids`
-    # are never shown to others. An asker always sees their own posts.
+    # are never shown to others. An asker always sees their own posts, and everyone sees curated
+    # entries (the moderators' words, no member's; channels, hiding and crisis still apply).
     consenting_author_ids: frozenset[int] | None = None
     withheld_author_ids: frozenset[int] = field(default_factory=frozenset)
 
@@ -79,6 +80,8 @@ class SearchScope:
         if self.exclude_post_ids:
             conds.append(col.id.not_in(sorted(self.exclude_post_ids)))
         own = col.author_id == (self.asker_id if self.asker_id is not None else -1)
+        # Curated entries are the moderators' words, no member's: consent does not withhold them.
+        own = sa.or_(own, col.curated.is_(True))
         if self.consenting_author_ids is not None:
             conds.append(sa.or_(col.author_id.in_(sorted(self.consenting_author_ids)), own))
         if self.withheld_author_ids:
@@ -111,6 +114,7 @@ class SearchScope:
         if self.exclude_post_ids:
             keep &= ~np.isin(columns.ids, _ids(self.exclude_post_ids))
         own = columns.author == (self.asker_id if self.asker_id is not None else -1)
+        own |= (columns.flags & FLAG_CURATED) != 0  # curated: the moderators' words, as above
         if self.consenting_author_ids is not None:
             keep &= np.isin(columns.author, _ids(self.consenting_author_ids)) | own
         if self.withheld_author_ids:

@@ -20,16 +20,23 @@ import numpy as np
 
 from knowledge.conditions import default_tagger
 from knowledge.config import KindredSettings
+from knowledge.curation import AuditLog, Curation, Hiding, KnowledgeBase
+from knowledge.curation.signals import Signals
 from knowledge.directory import Directory
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
 from knowledge.errors import NotFound
 from knowledge.ingest import Ingestor, Progress
+from knowledge.insights import Insights
 from knowledge.matching import MemberMatcher
+from knowledge.matching.introductions import Introductions
+from knowledge.matching.profiles import ProfileManager
+from knowledge.matching.suggestions import Suggestions
 from knowledge.privacy.consent import PrivacyManager
 from knowledge.privacy.erase import ChannelTarget, GuildTarget, MessagesTarget
 from knowledge.records import ChannelRecord, IngestReport, PostRecord, SearchHit
 from knowledge.safety.assessment import SafetyAssessment, SafetyAssessor
 from knowledge.safety.desk import SafetyDesk
+from knowledge.safety.queue import ReportQueue
 from knowledge.scope import SearchScope
 from knowledge.search.fusion import Mode
 from knowledge.search.retrieval import Searcher
@@ -86,6 +93,7 @@ class KnowledgeService:
             database_url=settings.storage.database_url,
             ivf_threshold=settings.vector_index.ivf_threshold,
             nprobe=settings.vector_index.ivf_nprobe,
+            pool=(settings.storage.pool_size, settings.storage.max_overflow),
         )
         # One consent manager (one consent cache) per service; its gate and read policy are
         # wired here, once: callers can narrow a scope, never widen it.
@@ -112,6 +120,27 @@ class KnowledgeService:
             lambda text: self.safety.assess(text).level.value == "crisis",
             max_query_chars=settings.ingest.max_post_chars,
         )
+        self._profiles = ProfileManager(self.store, crisis_days=self._matching.settings.crisis_days)
+        self._suggestions = Suggestions(
+            self.store,
+            settings.suggestions,
+            search_floor=settings.search.relevance_floor,
+            similar_to_text=self.similar_to_text,
+            is_crisis=lambda text: self.safety.assess(text).level.value == "crisis",
+            helpers_for=self._profiles.helpers_for,
+            is_excluded=lambda guild, member: self._privacy.consent(guild, member).excluded,
+        )
+        self._introductions = Introductions(
+            self.store, self._privacy, self._matching, self._profiles, settings.introductions
+        )
+        self._curation = Curation(
+            KnowledgeBase(self.store, self.store.tagger, self.ingest, self.delete_messages),
+            Hiding(self.store),
+            AuditLog(self.store),
+        )
+        self._signals = Signals(self.store)
+        self._reports = ReportQueue(self.store, self._safety_desk, settings.reports)
+        self._insights = Insights(self.store)
         self._last_save = time.monotonic()
 
     # -- sub-services ---------------------------------------------------------------------------
@@ -141,13 +170,59 @@ class KnowledgeService:
         """Fellow members to introduce (`rank_members`): opt-in, crisis-aware, one guild."""
         return self._matching
 
+    @property
+    def profiles(self) -> ProfileManager:
+        """Members' declared conditions, sample post and helper settings (`helpers_for`)."""
+        return self._profiles
+
+    @property
+    def suggestions(self) -> Suggestions:
+        """Suggestion channels, prior threads for new questions, feedback, and helper routing
+        (`suggestions.routing`)."""
+        return self._suggestions
+
+    @property
+    def introductions(self) -> Introductions:
+        """Match cards for /connect, introduction requests and answers, blocks."""
+        return self._introductions
+
+    @property
+    def curation(self) -> Curation:
+        """Moderators' knowledge base, hide/unhide and audit (`hide_message`, `record_action`)."""
+        return self._curation
+
+    @property
+    def signals(self) -> Signals:
+        """ "This helped" marks and solved questions (`mark_helped`, `most_helpful_uncurated`)."""
+        return self._signals
+
+    @property
+    def reports(self) -> ReportQueue:
+        """Members' reports: one queue item per message, rate-limited filing, resolve."""
+        return self._reports
+
+    @property
+    def insights(self) -> Insights:
+        """Moderators' figures, chart and HTML page; counts searches that found nothing."""
+        return self._insights
+
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self, progress: Progress | None = None) -> int:
-        """Embed anything left without a vector (a crash, a new model) and load every index."""
-        # A read-only store (a folder the process cannot write) serves reads as it is.
-        done = 0 if self.store.read_only else self.ingestor.catch_up(progress=progress)
-        for guild_id in self.store.guild_ids():
+    def start(
+        self, progress: Progress | None = None, owns: Callable[[int], bool] | None = None
+    ) -> int:
+        """Embed anything left without a vector (a crash, a new model) and load every index.
+
+        With `owns` (a shard process), only the guilds it owns: other processes own the rest.
+        """
+        guilds = [g for g in self.store.guild_ids() if owns is None or owns(g)]
+        done = 0
+        if not self.store.read_only:  # a read-only store serves reads as it is
+            if owns is None:
+                done = self.ingestor.catch_up(progress=progress)
+            else:
+                done = sum(self.ingestor.catch_up(g, progress) for g in guilds)
+        for guild_id in guilds:
             self.store.vector_index(guild_id)
         self.store.save_indexes()
         return done
@@ -159,6 +234,15 @@ class KnowledgeService:
             return 0
         self._last_save = time.monotonic()
         return self.store.save_indexes()
+
+    def follow_changes(self) -> int:
+        """Apply what other processes (another shard, the CLI) changed since the last call:
+        their deletes, edits and new posts, and consent changes; returns how many were seen.
+        The bot calls it every few seconds, off the event loop."""
+        changes = self.store.follow()
+        for guild_id in changes.guilds:
+            self._privacy.invalidate(guild_id)
+        return len(changes.guilds) + sum(len(ids) for ids in changes.posts.values())
 
     def close(self) -> None:
         self.searcher.close()
@@ -242,6 +326,7 @@ class KnowledgeService:
     def maintain(self, now: datetime | None = None) -> int:
         """Periodic upkeep: apply retention limits, then scrub deleted bytes from every store."""
         removed = self._privacy.apply_retention(None, now or datetime.now(UTC))
+        self.store.changes.trim(now)
         self._privacy.compact()
         self.flush(force=True)
         return removed

@@ -1,4 +1,5 @@
-"""`/kindred enable|disable|status`: which channels Kindred may index (Manage Server only)."""
+"""`/kindred enable|disable|status`: which channels Kindred may index (Manage Server only);
+`/kindred audit`: the moderators' recent actions (ids only); `/kindred introductions on|off`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.formatting import edit_original, notice_embed, respond, safe_name
 from bot.job_status import checkpoint_text, follow, job_text
 from bot.permissions import can_read, require_manage_guild
 from bot.views import ConfirmView
+from knowledge.scope import epoch_seconds
 
 CONFIRM_SECONDS = 60.0
 
@@ -130,6 +132,60 @@ class AdminCog(commands.GroupCog, group_name="kindred", group_description="Kindr
             )
         title = f"Kindred in {safe_name(guild.name, 200)}"
         await respond(interaction, embed=notice_embed(title, text))
+
+    @app_commands.command(name="audit")
+    @app_commands.describe(limit="How many recent actions (at most 50).")
+    async def audit(
+        self, interaction: discord.Interaction[Any], limit: app_commands.Range[int, 1, 50] = 20
+    ) -> None:
+        """Moderators' recent actions in Kindred: who, what, which id, when (no content)."""
+        guild = _guild(interaction)
+        rows = await self.bot.offload.run(self.bot.service.curation.audit_log, guild.id, int(limit))
+        lines = [
+            f"<t:{epoch_seconds(r.created_at)}:f> · "
+            f"{f'<@{r.done_by}>' if r.done_by else 'a deleted member'} · "
+            f"{safe_name(r.action, 32)} · `{r.target.replace('`', '')[:128]}`"
+            for r in rows
+        ]
+        text = "\n".join(lines) or "No moderator action has been recorded yet."
+        await respond(interaction, embed=notice_embed("Kindred audit", text))
+
+    @app_commands.command(name="introductions")
+    @app_commands.describe(
+        state="on: members may use /connect and be introduced; off: nobody is",
+        channel="Where private introduction threads are opened (default: first usable channel)",
+    )
+    @app_commands.choices(
+        state=[
+            app_commands.Choice(name="on", value="on"),
+            app_commands.Choice(name="off", value="off"),
+        ]
+    )
+    async def introductions(
+        self,
+        interaction: discord.Interaction[Any],
+        state: app_commands.Choice[str],
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Turn member introductions on or off here (Manage Server)."""
+        guild = _guild(interaction)
+        require_manage_guild(interaction)
+        intros = self.bot.service.introductions
+        settings = await self.bot.offload.run(
+            lambda: intros.configure(
+                guild.id,
+                interaction.user.id,
+                enabled=state.value == "on",
+                thread_channel_id=channel.id if channel else None,
+            )
+        )
+        where = (
+            f" Private threads open in <#{settings.thread_channel_id}>."
+            if settings.thread_channel_id
+            else ""
+        )
+        state_word = "on" if settings.enabled else "off"
+        await respond(interaction, f"Introductions are now **{state_word}**.{where}")
 
 
 async def setup(bot: KindredBot) -> None:

@@ -6,7 +6,9 @@ desk decides who hears about it. "I'm on it" is a dynamic item, so alert buttons
 after a restart. A loop asks the desk every minute which alerts nobody claimed in time (raised
 again once, to the escalation channel or role) and which guilds are due their daily digest; the
 state is in SQL, so a restart loses neither. `/safety setup` chooses the moderator channel and
-role and the escalation target; `/safety show` lists open alerts.
+role and the escalation target; `/safety show` lists open alerts. Members' reports go through
+the reports queue (`service.reports`: one item per message, a daily limit per member); `/safety
+queue` lists open items with Resolve and Hide buttons (`bot/report_queue.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ from bot.adapters import reported_place
 from bot.client import KindredBot
 from bot.formatting import edit_response, respond, send, truncate
 from bot.permissions import require_manage_guild
+from bot.report_queue import (
+    LIMITED,
+    MERGED,
+    REPEAT,
+    THANKS,
+    ReportActionButton,
+    queue_embed,
+    queue_view,
+)
 from bot.safety_messages import (
     alert_embed,
     alert_mentions,
@@ -39,6 +50,7 @@ from knowledge.safety.reports import flag_for_report
 from knowledge.store.models import SafetyAlert
 
 log = logging.getLogger(__name__)
+REPORTERS_FIELD = "Reported by"
 REPLY_CHOICES = [
     app_commands.Choice(name="reply in the channel", value="channel"),
     app_commands.Choice(name="direct message", value="dm"),
@@ -128,14 +140,14 @@ class SafetyCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.report_menu)
-        self.bot.add_dynamic_items(ClaimButton)
+        self.bot.add_dynamic_items(ClaimButton, ReportActionButton)
         self.bot.add_flag_handler(self.handle_flags)
         self.watch.start()
 
     async def cog_unload(self) -> None:
         self.watch.cancel()
         self.bot.remove_flag_handler(self.handle_flags)
-        self.bot.remove_dynamic_items(ClaimButton)
+        self.bot.remove_dynamic_items(ClaimButton, ReportActionButton)
         self.bot.tree.remove_command(self.report_menu.name, type=self.report_menu.type)
 
     # -- detected crisis language ------------------------------------------------------------------
@@ -281,16 +293,43 @@ class SafetyCog(commands.Cog):
             thread_id=place.thread_id,
             author_id=message.author.id,
         )
-        decision = await self.bot.offload.run(
-            lambda: desk.open_alert(flag, reported_by=interaction.user.id)
-        )
-        delivered = await self._alert(flag, decision, config, reported=True)
+        # one queue item per message; reports are rate-limited per member (knowledge.safety.queue)
+        filed = await self.bot.offload.run(self.bot.service.reports.file, flag, interaction.user.id)
+        if filed.decision is None:
+            answer = {"merged": MERGED, "repeat": REPEAT}.get(filed.outcome, LIMITED)
+            await respond(interaction, answer)
+            if filed.outcome == "merged" and filed.alert_id is not None:
+                await self._note_reporters(filed.alert_id, filed.reporters, config)
+            return
+        delivered = await self._alert(flag, filed.decision, config, reported=True)
         await respond(
             interaction,
-            "Thank you. The moderators have been told about this message; your name is not shown."
+            THANKS
             if delivered
             else "The moderator channel could not be reached. Please contact a moderator directly.",
         )
+
+    async def _note_reporters(self, alert_id: int, count: int, config: GuildSafetyConfig) -> None:
+        """Show on the one alert how many members reported its message (no new ping)."""
+        alert = await self.bot.offload.run(self.bot.service.safety_desk.alert, alert_id)
+        channel = self.bot.get_channel(config.moderator_channel_id or 0)
+        if alert.alert_message_id is None or not isinstance(
+            channel, discord.TextChannel | discord.Thread
+        ):
+            return
+        try:
+            sent = await channel.fetch_message(alert.alert_message_id)
+            if not sent.embeds:
+                return
+            embed = sent.embeds[0]
+            for index, field in enumerate(embed.fields):
+                if field.name == REPORTERS_FIELD:
+                    embed.remove_field(index)
+                    break
+            embed.add_field(name=REPORTERS_FIELD, value=f"{count} members", inline=False)
+            await sent.edit(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.info("could not update alert %s: HTTP %s", alert_id, exc.status)
 
 
 @app_commands.guild_only()
@@ -362,6 +401,17 @@ class SafetyAdminCog(commands.GroupCog, group_name="safety", group_description="
             title=f"Open alerts: {len(alerts)}", description=listed or "None: every alert is taken."
         )
         await respond(interaction, describe_config(config), embed=embed)
+
+    @app_commands.command(name="queue")
+    async def queue(self, interaction: discord.Interaction[Any]) -> None:
+        """Members' reports waiting for a moderator: one item per message, Resolve or Hide."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        items = await self.bot.offload.run(
+            self.bot.service.reports.open_items, interaction.guild.id
+        )
+        embed = queue_embed(items, datetime.now(UTC))
+        await respond(interaction, embed=embed, view=queue_view(items))
 
 
 async def setup(bot: KindredBot) -> None:

@@ -22,8 +22,8 @@ from bot.formatting import (
     results_embed,
     truncate,
 )
+from bot.helped import HelpedResultsView
 from bot.permissions import member_scope
-from bot.views import ResultsView
 from knowledge.errors import InvalidInput
 from knowledge.records import SearchHit
 
@@ -99,6 +99,8 @@ class SearchCog(commands.Cog):
             before=end,
         )
         hits = await self._run(self.bot.service.search, query, scope, RESULT_LIMIT)
+        if not close_first(hits)[0]:  # counted for insights by condition named; text not kept
+            await self.bot.offload.run(self.bot.service.insights.record_search_gap, guild.id, query)
         title = f"Shared experiences: {quote_member_text(query, 150)}"
         await self._show(interaction, title, hits, NOTHING_CLOSE)
 
@@ -158,7 +160,8 @@ class SearchCog(commands.Cog):
         def render(page: list[SearchHit], start: int, total: int) -> discord.Embed:
             return results_embed(truncate(title, 200), page, start, total, names)
 
-        view = ResultsView(
+        view = HelpedResultsView(
+            guild.id if guild else 0,
             interaction.user.id,
             hits,
             render,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kindred.cli import files, inventory
+from kindred.cli import files, insights, inventory
 from kindred.cli.common import (
     ConfigOpt,
     DataDir,
@@ -25,6 +25,7 @@ from kindred.cli.common import (
     say,
     settings_for,
 )
+from kindred.cli.kb import app as kb_app
 from kindred.cli.privacy import app as privacy_app
 from kindred.cli.progress import progress_bar
 from kindred.cli.render import (
@@ -289,6 +290,7 @@ def _register() -> None:
         ("members", inventory.members),
         ("channels", inventory.channels),
         ("reindex", reindex),
+        ("insights", insights.insights),
     ):
         app.command(name, cls=KindredCommand)(function)
     eval_app.command("retrieval", cls=KindredCommand)(eval_retrieval)
@@ -296,6 +298,7 @@ def _register() -> None:
     eval_app.command("matching", cls=KindredCommand)(eval_matching)
     app.add_typer(eval_app, name="eval")
     app.add_typer(privacy_app, name="privacy")
+    app.add_typer(kb_app, name="kb")
     app.command("run", cls=KindredCommand)(run)
 
 

@@ -90,8 +90,8 @@ def delete(
 ) -> None:
     """Delete a member's posts, consent and history from every store; cannot be undone.
 
-    Run it while the bot is stopped (a running bot holds its own copy of the vector index);
-    with the bot running, members use /privacy delete.
+    A running bot on the same database applies it within seconds (it follows the change log);
+    members can do the same themselves with /privacy delete.
     """
     settings = settings_for(config, data_dir)
     with opened(settings, guild=guild) as service:

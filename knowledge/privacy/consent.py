@@ -29,6 +29,7 @@ from knowledge.privacy.erase import (
     DeleteReport,
     EraseReport,
     EraseTarget,
+    GuildTarget,
     MemberTarget,
     MessagesTarget,
     OlderThanTarget,
@@ -197,7 +198,7 @@ class PrivacyManager:
             if changed:
                 row.updated_at, row.updated_by = now, by
                 session.add(row)
-        self.invalidate(guild_id)
+        self.changed(guild_id)
         log.info("guild %s: member %s consent changed: %s", guild_id, member_id, sorted(changed))
         if excluded:
             self._delete_posts_of(guild_id, member_id, SKIP_MEMBER_EXCLUDED)
@@ -228,7 +229,7 @@ class PrivacyManager:
             if row.search_mode != mode or row.mode_changed_at is None:
                 row.search_mode, row.mode_changed_at, row.mode_changed_by = mode, utcnow(), by
                 session.add(row)
-        self.invalidate(guild_id)
+        self.changed(guild_id)
         log.info("guild %s: search mode set to %s", guild_id, mode)
 
     def mode_changed_at(self, guild_id: int) -> datetime | None:
@@ -280,7 +281,10 @@ class PrivacyManager:
         try:
             return erasing.erase(self.store, target, scrub_files=scrub_files, vacuum=vacuum)
         finally:
-            self.invalidate(target.guild_id)
+            if isinstance(target, GuildTarget):  # no row may name a removed guild
+                self.invalidate(target.guild_id)
+            else:
+                self.changed(target.guild_id)
 
     def delete_member(self, guild_id: int, member_id: int, *, vacuum: bool = False) -> DeleteReport:
         """Remove every row about the member in this guild from every store.
@@ -356,11 +360,18 @@ class PrivacyManager:
         return total
 
     def compact(self, guild_ids: Sequence[int] = ()) -> bool:
-        """Scrub after ordinary deletes (messages deleted on Discord); True if the WAL truncated."""
+        """Scrub after ordinary deletes (messages deleted on Discord); True once the database's
+        copies of deleted rows are cleared (SQLite: WAL truncated; PostgreSQL: VACUUM ran)."""
         truncated, _ = erasing.scrub(self.store, list(guild_ids))
         return truncated
 
     # -- internals -------------------------------------------------------------------------------
+
+    def changed(self, guild_id: int) -> None:
+        """A guild's consent changed here: drop this cache, and tell other processes (the
+        change log) so theirs follow within seconds instead of after `cache_seconds`."""
+        self.invalidate(guild_id)
+        self.store.changes.record_guild(guild_id)
 
     def invalidate(self, guild_id: int | None = None) -> None:
         with self._cache_lock:

@@ -10,7 +10,8 @@ by a list kept here:
    entries) deleted, then the posts; then every registered table's rows whose guild, place,
    member or message columns match the target (dependent tables first); for a member's delete
    their name is nulled in every actor column, and what may outlive the delete (a refusal, see
-   `tables.refusal_only`) is written back.
+   `tables.refusal_only`) is written back. Rows that only quote or credit the member or message
+   (`TableSpec.scrub`, a curated entry) stay with those columns nulled.
 2. After the commit, still under the lock: the posts leave the in-memory catalog, condition
    vectors and faiss index (`Store.forget_posts`); when the whole guild goes, its index files and
    in-memory state are dropped (`Store.drop_index`).
@@ -125,7 +126,7 @@ def erase(
             post_ids = _erase_posts(session, target, report)
             _erase_rows(session, target, report)
         if isinstance(target, GuildTarget):
-            store.drop_index(guild_id)
+            store.drop_index(guild_id)  # other processes notice the guild is gone (`follow`)
         else:
             store.forget_posts(guild_id, post_ids)
     if scrub_files:
@@ -148,12 +149,14 @@ def scrub(store: Store, guild_ids: Sequence[int], *, vacuum: bool = False) -> tu
     """Make deleted bytes unrecoverable; returns (WAL truncated, vacuumed).
 
     Rewrites the faiss files of `guild_ids` now (not at the next flush), merges the FTS5
-    segments, optionally VACUUMs, then truncates the WAL.
+    segments, optionally VACUUMs, then truncates the WAL. On PostgreSQL (no WAL or FTS5 of
+    Kindred's own) a plain VACUUM clears the deleted rows' dead versions: (True, True) once it ran.
     """
     with store.lock:
         store.rewrite_indexes(guild_ids)
         if not store.is_sqlite:
-            return False, False
+            done = store.vacuum()
+            return done, done
         store.optimize_text_index()
         vacuumed = store.vacuum() if vacuum else False
         truncated = store.truncate_wal()
@@ -201,7 +204,9 @@ def _post_conditions(spec: TableSpec, target: EraseTarget) -> list[sa.ColumnElem
     if isinstance(target, OlderThanTarget):
         table = spec.table
         assert spec.guild is not None
-        return [(table.c[spec.guild] == target.guild_id) & (table.c.created_at < target.cutoff)]
+        # Curated posts (`kb:<id>`) hold the moderators' words, not a member's: no retention.
+        old = (table.c[spec.guild] == target.guild_id) & (table.c.created_at < target.cutoff)
+        return [old & table.c.curated.is_(False)]
     return _row_conditions(spec, target)
 
 
@@ -224,8 +229,33 @@ def _erase_rows(session: Session, target: EraseTarget, report: EraseReport) -> N
             session.execute(sa.insert(spec.table).values(**values))
         if survivors:
             report.kept[spec.name] = len(survivors)
+    _scrub_rows(session, target, report)
     if isinstance(target, MemberTarget) and not target.exclusion:
         _null_actor(session, target, report)
+
+
+def _scrub_rows(session: Session, target: EraseTarget, report: EraseReport) -> None:
+    """Null what rows keep of an erased member or message (`TableSpec.scrub`); rows stay."""
+    for spec in erase_order():
+        for scrub in spec.scrub:
+            assert spec.guild is not None
+            table = spec.table
+            in_guild = table.c[spec.guild] == target.guild_id
+            if isinstance(target, MemberTarget) and scrub.names == "member":
+                where = [in_guild & (table.c[scrub.column] == target.member_id)]
+            elif isinstance(target, MessagesTarget) and scrub.names == "message":
+                ids = sorted(set(target.external_ids))
+                where = [in_guild & table.c[scrub.column].in_(chunk) for chunk in _chunks(ids)]
+            else:
+                continue
+            nulled: dict[str, object] = {name: None for name in (scrub.column, *scrub.also)}
+            nulled.update(scrub.reset)
+            for condition in where:
+                result = session.execute(sa.update(table).where(condition).values(nulled))
+                key = f"{spec.name}.{scrub.column}"
+                report.nulled[key] = report.nulled.get(key, 0) + int(
+                    getattr(result, "rowcount", 0) or 0
+                )
 
 
 def _row_conditions(spec: TableSpec, target: EraseTarget) -> list[sa.ColumnElement[bool]]:

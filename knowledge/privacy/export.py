@@ -16,9 +16,22 @@ from typing import Any
 import sqlalchemy as sa
 
 from knowledge.privacy.state import ConsentState
-from knowledge.privacy.tables import actor_columns, member_specs, post_child_specs
+from knowledge.privacy.tables import (
+    actor_columns,
+    member_columns,
+    member_specs,
+    post_child_specs,
+)
 from knowledge.store.condition_vectors import CARER_PREFIX
-from knowledge.store.models import ConsentEvent, Post, PostCondition, utcnow
+from knowledge.store.models import (
+    ConsentEvent,
+    Introduction,
+    MemberProfile,
+    Post,
+    PostCondition,
+    ProfileCondition,
+    utcnow,
+)
 from knowledge.store.store import Store
 
 EXPORT_FORMAT = "kindred-member-export/2"
@@ -97,6 +110,7 @@ def summarize_member(
         changes = _count(
             connection, events, events.c.guild_id == guild_id, events.c.user_id == member_id
         )
+        profile, pending = _profile_summary(connection, guild_id, member_id)
     return PrivacySummary(
         guild_id=guild_id,
         member_id=member_id,
@@ -105,11 +119,46 @@ def summarize_member(
         consent=consent,
         consent_changes=changes,
         retention_days=retention_days,
-        notes=["No profile is kept.", "No introductions are pending."],
+        profile=profile,
+        pending_introductions=pending,
+        notes=[
+            "A profile is kept (see /profile view)." if profile else "No profile is kept.",
+            f"{pending} introduction(s) pending." if pending else "No introductions are pending.",
+        ],
         condition_tags={
             tag_label(store, c): n for c, n in sorted(tag_counts, key=lambda t: (-t[1], t[0]))
         },
     )
+
+
+def _profile_summary(
+    connection: sa.Connection, guild_id: int, member_id: int
+) -> tuple[dict[str, Any] | None, int]:
+    """The member's profile in counts (None: none kept) and their pending introductions."""
+    profiles = MemberProfile.__table__  # type: ignore[attr-defined]
+    declared = ProfileCondition.__table__  # type: ignore[attr-defined]
+    intros = Introduction.__table__  # type: ignore[attr-defined]
+    row = connection.execute(
+        sa.select(profiles).where(profiles.c.guild_id == guild_id, profiles.c.user_id == member_id)
+    ).first()
+    conditions = _count(
+        connection, declared, declared.c.guild_id == guild_id, declared.c.user_id == member_id
+    )
+    pending = _count(
+        connection,
+        intros,
+        intros.c.guild_id == guild_id,
+        intros.c.status == "pending",
+        sa.or_(intros.c.requester_id == member_id, intros.c.target_id == member_id),
+    )
+    if row is None and not conditions:
+        return None, pending
+    profile = {
+        "conditions": conditions,
+        "helper": bool(row and row.helper),
+        "sample_post": bool(row and row.sample_post_id is not None),
+    }
+    return profile, pending
 
 
 def json_value(value: object) -> object:
@@ -138,10 +187,13 @@ def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]
             assert spec.guild is not None
             where = (
                 table.c[spec.guild] == guild_id,
-                sa.or_(*(table.c[column] == member_id for column in spec.members)),
+                sa.or_(*(table.c[column] == member_id for column in member_columns(spec))),
             )
             query = sa.select(table).where(*where).order_by(*table.primary_key.columns)
-            tables[spec.name] = _rows(connection, query)
+            rows = _rows(connection, query)
+            if spec.export_view is not None:  # another member who must stay anonymous
+                rows = [spec.export_view(row, member_id) for row in rows]
+            tables[spec.name] = rows
         post_ids = [int(str(row["id"])) for row in tables.get(_POST.name, [])]
         for child in post_child_specs():
             table = child.table
@@ -173,6 +225,10 @@ def export_member(store: Store, guild_id: int, member_id: int) -> dict[str, Any]
                 "rank search results are never shown and are not tags"
             ),
             "actions_recorded": "rows naming this member as the one who made a change",
+            "anonymous members": (
+                "introductions name the other member only once both of you agreed; match "
+                "cards and your block list never name the other member"
+            ),
             "tombstones": (
                 "ids of messages deleted at a member's request are kept so they are never "
                 "indexed again; they name no member, so they are in no member's export"

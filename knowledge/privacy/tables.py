@@ -26,6 +26,10 @@ What each role means for erasing (targets are in `knowledge.privacy.erase`):
   (a safety alert: a moderator who deleted a crisis message on Discord must still be able to
   claim the alert about it; the author's own delete removes it).
 - `kept`: a column that names something but is deliberately not erased with it, and why.
+- `scrub`: a member or message column whose row is not about that member or message but quotes
+  or credits it (a curated knowledge-base entry built from a reply): when the member's data or
+  the message is deleted (or the member excludes themselves), the row stays and the column is
+  nulled with the columns listed with it (see `Scrub`).
 - `survivor`: maps a member's row to what may outlive their delete (see `refusal_only`).
 """
 
@@ -39,19 +43,28 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from knowledge.store.models import (
+    AlertReport,
+    AlertResolution,
     BackfillCheckpoint,
     Channel,
     ConsentEvent,
     Guild,
+    GuildMatching,
     GuildPrivacy,
     GuildSafety,
+    HelpedMark,
     HelperRequest,
+    HiddenMessage,
+    IndexChange,
     Introduction,
+    KnowledgeEntry,
+    MatchCard,
     Member,
     MemberBlock,
     MemberConsent,
     MemberNotice,
     MemberProfile,
+    ModAction,
     Post,
     PostCondition,
     PostTombstone,
@@ -59,6 +72,7 @@ from knowledge.store.models import (
     ProfileCondition,
     Question,
     SafetyAlert,
+    SearchGap,
     StoreMeta,
     Suggestion,
     SuggestionChannel,
@@ -77,6 +91,7 @@ MESSAGE_COLUMN_NAMES = frozenset({"external_id", "message_id"})
 MESSAGE_SUFFIX = "_message_id"
 
 Survivor = Callable[[Mapping[str, Any]], dict[str, Any] | None]
+ExportView = Callable[[Mapping[str, Any], int], dict[str, Any]]
 
 
 def column_kind(name: str) -> str | None:
@@ -135,6 +150,38 @@ def _said_no(row: Mapping[str, Any]) -> bool:
     return searchable is not None and not searchable
 
 
+def redact_unless_accepted(row: Mapping[str, Any], member_id: int) -> dict[str, Any]:
+    """An introduction as one of its members may see it: the other member's id only once
+    both agreed (status `accepted`); before that the other side stays anonymous."""
+    out = dict(row)
+    if out.get("status") != "accepted":
+        for column in ("requester_id", "target_id"):
+            if out.get(column) != member_id:
+                out[column] = None
+    return out
+
+
+def redact_other_member(row: Mapping[str, Any], member_id: int) -> dict[str, Any]:
+    """A match card or a block as its owner may see it: the member on the card (or blocked
+    from one) is never named, and a card is never shown to the member it was about."""
+    out = dict(row)
+    for column in ("target_id", "blocked_id", "user_id"):
+        if column in out and out[column] != member_id:
+            out[column] = None
+    return out
+
+
+@dataclass(frozen=True)
+class Scrub:
+    """When the `names` ("member" or "message") that `column` holds is erased, null `column` and
+    `also` and set each `reset` column to its value in the matching rows; the rows stay."""
+
+    column: str
+    names: str
+    also: tuple[str, ...] = ()
+    reset: tuple[tuple[str, object], ...] = ()
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """One table and what its columns name (see the module docstring for each role)."""
@@ -150,7 +197,11 @@ class TableSpec:
     kept: tuple[tuple[str, str], ...] = ()
     content: bool = False
     survivor: Survivor | None = None
+    scrub: tuple[Scrub, ...] = ()
     about: str = ""
+    export_view: ExportView | None = None
+    """What a member's export shows of one row (row, exporting member id): a row naming
+    another member who must stay anonymous to them is exported with that id redacted."""
 
     @property
     def table(self) -> sa.Table:
@@ -167,6 +218,8 @@ class TableSpec:
             roles[self.guild] = "guild"
         if self.post is not None:
             roles[self.post] = "post"
+        for scrub in self.scrub:
+            roles[scrub.column] = scrub.names
         for role, names in (
             ("place", self.places),
             ("member", self.members),
@@ -179,6 +232,8 @@ class TableSpec:
                 roles[name] = role
         return roles
 
+
+CREDIT_OFF: tuple[tuple[str, object], ...] = (("credit", False),)
 
 REGISTRY: tuple[TableSpec, ...] = (
     TableSpec(Guild, guild="id", about="a server; the last row to go when the bot leaves it"),
@@ -368,6 +423,7 @@ REGISTRY: tuple[TableSpec, ...] = (
             ),
         ),
         about="introduction requests; go with either member's delete",
+        export_view=redact_unless_accepted,
     ),
     TableSpec(
         MemberBlock,
@@ -381,9 +437,100 @@ REGISTRY: tuple[TableSpec, ...] = (
             ),
         ),
         about="a member's block list (never suggest or introduce me to them)",
+        export_view=redact_other_member,
+    ),
+    TableSpec(
+        GuildMatching,
+        guild="guild_id",
+        actors=("updated_by",),
+        kept=(
+            (
+                "thread_channel_id",
+                "a setting (where introduction threads are opened), not data from that "
+                "channel; it goes with the guild",
+            ),
+        ),
+        about="a guild's introduction settings (on or off, where threads are opened)",
+    ),
+    TableSpec(
+        MatchCard,
+        guild="guild_id",
+        members=("user_id", "target_id"),
+        about="match cards shown by /connect (an opaque token per member shown); short-lived",
+        export_view=redact_other_member,
+    ),
+    # -- scale (migration 0013) --
+    TableSpec(
+        IndexChange,
+        guild="guild_id",
+        kept=(
+            (
+                "post_id",
+                "an id only (no content, no author): tells other processes to refresh that "
+                "post from SQL, which then finds it gone; trimmed after a day",
+            ),
+        ),
+        about="the change log processes follow to keep their indexes in step",
     ),
     # -- curation (migration 0011) --
+    TableSpec(
+        KnowledgeEntry,
+        guild="guild_id",
+        places=("source_channel_id",),
+        actors=("created_by", "updated_by"),
+        scrub=(
+            Scrub("source_author_id", "member", ("quote", "source_external_id"), CREDIT_OFF),
+            Scrub("source_external_id", "message", ("quote", "source_author_id"), CREDIT_OFF),
+        ),
+        kept=(
+            (
+                "post_id",
+                "the entry's own indexed post (`kb:<id>`, the moderator's words only, no member "
+                "as author); it goes with the entry's channel, and retiring the entry removes it",
+            ),
+        ),
+        about="curated entries; the member's quote, source and credit go with their data",
+    ),
+    TableSpec(
+        HiddenMessage,
+        guild="guild_id",
+        messages=("external_id",),
+        actors=("hidden_by",),
+        about="messages a moderator hid from Kindred (ids only)",
+    ),
+    TableSpec(
+        ModAction,
+        guild="guild_id",
+        actors=("done_by",),
+        about="the moderators' audit: action, target id, when; never content",
+    ),
     # -- reports queue, "this helped", insights (migration 0012) --
+    TableSpec(
+        AlertReport,
+        guild="guild_id",
+        members=("user_id",),
+        about="who reported a message (one row per reporter; never shown to others); goes with "
+        "the alert, and with the reporter's delete",
+    ),
+    TableSpec(
+        AlertResolution,
+        guild="guild_id",
+        actors=("resolved_by",),
+        about="a moderator's resolve or hide of a reported item; goes with the alert",
+    ),
+    TableSpec(
+        HelpedMark,
+        guild="guild_id",
+        places=("channel_id", "thread_id"),
+        members=("user_id",),
+        messages=("external_id",),
+        about='a member\'s "this helped" on a message; goes with the message or the member',
+    ),
+    TableSpec(
+        SearchGap,
+        guild="guild_id",
+        about="counts of searches that found nothing, per day and condition (no text, no member)",
+    ),
 )
 
 _BY_NAME: dict[str, TableSpec] = {spec.name: spec for spec in REGISTRY}
@@ -400,8 +547,13 @@ def erase_order() -> list[TableSpec]:
 
 
 def member_specs() -> Iterator[TableSpec]:
-    """Tables with rows about a member (what a member's export holds)."""
-    return (spec for spec in REGISTRY if spec.members)
+    """Tables with rows about a member or quoting them (what a member's export holds)."""
+    return (spec for spec in REGISTRY if member_columns(spec))
+
+
+def member_columns(spec: TableSpec) -> tuple[str, ...]:
+    """Columns of `spec` naming a member a row is about or quotes (`members` and member scrubs)."""
+    return spec.members + tuple(s.column for s in spec.scrub if s.names == "member")
 
 
 def post_child_specs() -> Iterator[TableSpec]:

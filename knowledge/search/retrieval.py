@@ -12,24 +12,23 @@ from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from knowledge.config import SearchSettings
 from knowledge.embeddings import Embedder
 from knowledge.records import SearchHit, SearchPage
 from knowledge.scope import SearchScope
-from knowledge.search.fts_query import build_match_query
+from knowledge.search.fts_query import query_terms
 from knowledge.search.fusion import HybridRanker, Mode, QueryConditions, Ranked
 from knowledge.search.snippets import make_snippet
 from knowledge.store.catalog import ids_in_scope
 from knowledge.store.models import Channel, Member, Post
 from knowledge.store.store import Store, catalog_row
+from knowledge.store.text_index import ranked_matches
 
 IdArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
-_FTS = sa.table("post_fts", sa.column("rowid"))
 _POST = Post.__table__  # type: ignore[attr-defined]
 MAX_LEXICAL_TERMS = 32
 CENTROID_SAMPLE = 2048
@@ -86,21 +85,11 @@ class StoreCandidates:
         return future.result() if future is not None else self._lexical(query_text, k)
 
     def _lexical(self, query_text: str, k: int) -> tuple[IdArray, FloatArray]:
-        match = build_match_query(query_text, max_terms=MAX_LEXICAL_TERMS)
-        if match is None:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rank = sa.func.bm25(sa.literal_column("post_fts"))
-        stmt = (
-            sa.select(_POST.c.id, rank)
-            .select_from(_FTS.join(_POST, _POST.c.id == _FTS.c.rowid))
-            .where(sa.literal_column("post_fts").op("MATCH")(match), *self.scope.sql_conditions())
-            .order_by(rank)
-            .limit(k)
-        )
+        terms = query_terms(query_text, max_terms=MAX_LEXICAL_TERMS)
         with self.store.engine.connect() as connection:
-            rows = connection.execute(stmt).all()
+            rows = ranked_matches(connection, terms, self.scope.sql_conditions(), k)
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-        return ids, -np.asarray([r[1] for r in rows], dtype=np.float32)
+        return ids, np.asarray([r[1] for r in rows], dtype=np.float32)
 
     def vectors(self, ids: IdArray) -> FloatArray:
         return self.store.stored_vectors(self.scope.guild_id, ids)
@@ -171,7 +160,7 @@ class Searcher:
     ) -> list[SearchHit]:
         ranked = self.ranked(query, scope, limit, mode, query_vector)
         hits = self.hits([(r.post_id, r.score) for r in ranked], query, scope)
-        return self.with_floor(hits, ranked)
+        return curated_first(self.with_floor(hits, ranked))
 
     def with_floor(self, hits: Sequence[SearchHit], ranked: Sequence[Ranked]) -> list[SearchHit]:
         """Mark each hit with its similarity and whether it clears the relevance floor (hits
@@ -242,6 +231,14 @@ class Searcher:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def curated_first(hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """Moderators' curated entries that clear the relevance floor first (in their own order),
+    then every other hit as ranked; a curated entry that does not clear it is left out. Only
+    curated hits move, so a result list without them is unchanged."""
+    curated = [hit for hit in hits if hit.curated and hit.close]
+    return curated + [hit for hit in hits if not hit.curated]
 
 
 def paginate(hits: Sequence[SearchHit], offset: int, page_size: int) -> SearchPage:

@@ -17,6 +17,7 @@ class PostKind(StrEnum):
     MESSAGE = "message"
     THREAD_STARTER = "thread_starter"
     FORUM_POST = "forum_post"
+    CURATED = "curated"  # a moderator-curated knowledge-base entry (`kb:<id>`, migration 0011)
 
 
 class ChannelKind(StrEnum):
@@ -437,6 +438,9 @@ class Introduction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = None
+    prompted_at: datetime | None = None
+    """When the target was shown the prompt (a DM, or an ephemeral prompt on their next
+    command when their DMs are closed); None: not shown yet."""
 
 
 class MemberBlock(SQLModel, table=True):
@@ -450,9 +454,180 @@ class MemberBlock(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class GuildMatching(SQLModel, table=True):
+    """A guild's introduction settings: on or off, and where private threads are opened."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    introductions_enabled: bool = True
+    thread_channel_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    updated_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MatchCard(SQLModel, table=True):
+    """One match card shown to a member by `/connect`: an opaque token stands for the member
+    on the card, so buttons never carry their id; `batch` and `position` page through one
+    answer. Short-lived (removed when expired)."""
+
+    __table_args__ = (sa.Index("ix_matchcard_batch", "batch", "position"),)
+
+    token: str = Field(max_length=32, primary_key=True)
+    batch: str = Field(max_length=32)
+    position: int = 0
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    target_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    conditions: str = "[]"
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(default_factory=utcnow)
+
+
 # -- curation: knowledge base, hiding, audit (migration 0011) --------------------------------------
 # (curation models go here)
 
 
+class KnowledgeEntry(SQLModel, table=True):
+    """A moderator-curated answer, indexed as a curated `Post` (`post_id`, external id `kb:<id>`).
+
+    `title`, `question`, `answer` and `conditions` are the moderator's words. `quote` keeps the
+    member's original reply and `source_*` where it came from; `credit` is set only with that
+    author's consent. When the source message or its author's data is deleted, the quote, the
+    source and the credit are nulled (`TableSpec.scrub`) and the moderator's words remain.
+    """
+
+    __table_args__ = (sa.Index("ix_knowledgeentry_guild_source", "guild_id", "source_author_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    title: str = Field(max_length=200)
+    question: str = ""
+    answer: str
+    conditions: str = "[]"
+    source_channel_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    source_external_id: str | None = Field(default=None, max_length=EXTERNAL_ID_CHARS)
+    source_author_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    quote: str | None = None
+    credit: bool = False
+    created_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    updated_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    retired: bool = False
+    post_id: int | None = None
+
+
+class HiddenMessage(SQLModel, table=True):
+    """A message a moderator hid from Kindred (kept so a re-ingest or backfill keeps it hidden)."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    external_id: str = Field(max_length=EXTERNAL_ID_CHARS, primary_key=True)
+    hidden_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    hidden_at: datetime = Field(default_factory=utcnow)
+
+
+class ModAction(SQLModel, table=True):
+    """One moderator action for the audit: who, what, on which id, when. Never any content."""
+
+    __table_args__ = (sa.Index("ix_modaction_guild_created", "guild_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    action: str = Field(max_length=32)
+    target: str = Field(max_length=EXTERNAL_ID_CHARS)
+    done_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 # -- curation: reports queue, "this helped", insights (migration 0012) ----------------------------
-# (reports and insights models go here)
+
+
+class AlertReport(SQLModel, table=True):
+    """One member's report of a message: several reports of one message are one queue item
+    (the `SafetyAlert`), with one row here per reporter (rate limits count these rows)."""
+
+    __table_args__ = (
+        sa.Index("ix_alertreport_guild_user_created", "guild_id", "user_id", "created_at"),
+    )
+
+    alert_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("safetyalert.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AlertResolution(SQLModel, table=True):
+    """A moderator's "resolved" (or "hidden") on a reported item: it leaves the queue."""
+
+    alert_id: int = Field(
+        sa_column=sa.Column(
+            sa.Integer, sa.ForeignKey("safetyalert.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False, index=True))
+    action: str = Field(default="resolved", max_length=16)
+    resolved_by: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    resolved_at: datetime = Field(default_factory=utcnow)
+
+
+class HelpedMark(SQLModel, table=True):
+    """A member's "this helped" on a message (a result, a suggestion, a curated entry): once
+    per member. `channel_id`/`thread_id` are the message's place when Kindred holds the post."""
+
+    __table_args__ = (sa.Index("ix_helpedmark_guild_external", "guild_id", "external_id"),)
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    user_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    external_id: str = Field(max_length=EXTERNAL_ID_CHARS, primary_key=True)
+    channel_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    thread_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SearchGap(SQLModel, table=True):
+    """How many searches found nothing close, per guild, UTC day and condition named in the
+    query (`""`: none named). Counts only: no query text, no member."""
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    day: datetime = Field(primary_key=True)
+    condition_id: str = Field(max_length=64, primary_key=True)
+    count: int = 0
+
+
+# -- scale: the change log other processes follow (migration 0013) ---------------------------------
+
+
+class IndexChange(SQLModel, table=True):
+    """A post whose derived state (catalog, condition vector, faiss vector) changed, or with
+    `post_id` NULL a whole guild (its consent or its existence). Ids only, never content.
+
+    Every process that holds a guild's indexes follows this log from its high-water mark and
+    refreshes those posts from SQL, so a change made by another process (a CLI delete, another
+    shard) reaches its results within seconds. `origin` names the process that wrote the row (it
+    skips its own). Rows older than a day are trimmed.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_indexchange_created", "created_at"),
+        {"sqlite_autoincrement": True},  # ids only grow: a follower's mark never skips a row
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+    )
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    post_id: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    origin: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)

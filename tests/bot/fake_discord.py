@@ -72,6 +72,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from .payloads import (
     DM,
     FORUM,
+    PRIVATE_THREAD,
     PUBLIC_THREAD,
     SEND,
     SEND_IN_THREADS,
@@ -159,6 +160,7 @@ class _Connection:
     ws: web.WebSocketResponse
     compressor: Any = None  # zlib.compressobj when the client asked for zlib-stream
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one zlib stream, frames in order
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from IDENTIFY
 
     async def send(self, payload: Json) -> None:
         text = json.dumps(payload)
@@ -203,12 +205,17 @@ class FakeDiscord:
         self.compressed: list[bool] = []  # per gateway connection: zlib-stream frames or text
         self.commands: dict[int | None, list[Json]] = {}
         self.interactions: dict[str, FakeInteraction] = {}
+        # users whose DMs are closed: a message to their DM channel is answered 403 (50007)
+        self.closed_dms: set[int] = set()
+        # thread id -> user ids added to it (PUT /channels/{thread}/thread-members/{user})
+        self.thread_members: dict[int, set[int]] = {}
         self.port = 0
         self._loose: dict[int, tuple[FakeChannel, Json]] = {}  # ephemeral messages
         self._failures: list[_Failure] = []
         self._waiters: list[tuple[Callable[[RestCall], bool], asyncio.Future[RestCall]]] = []
         self._connections: set[_Connection] = set()
         self._live: _Connection | None = None
+        self._shards: dict[tuple[int, int], _Connection] = {}  # live session of each shard
         self._live_event = asyncio.Event()
         self._session_id: str | None = None
         self._seq = 0
@@ -380,6 +387,8 @@ class FakeDiscord:
             ("POST", "/channels/{c}/typing", lambda c, p: (204, None)),
             ("GET", "/channels/{c}/threads/archived/public", self._archived_threads),
             ("POST", "/users/@me/channels", self._open_dm),
+            ("POST", "/channels/{c}/threads", self._start_thread),
+            ("PUT", "/channels/{c}/thread-members/{u}", self._add_thread_member),
             ("GET", "/guilds/{g}", lambda c, p: (200, guild_payload(self._guild(p["g"])))),
             ("GET", "/guilds/{g}/threads/active", self._active_threads),
             ("GET", "/guilds/{g}/channels", self._guild_channels),
@@ -491,6 +500,31 @@ class FakeDiscord:
             raise ApiError(404, 10013, "Unknown User")
         return 200, channel_payload(self.world.dm_with(user))
 
+    def _start_thread(self, call: RestCall, p: dict[str, str]) -> tuple[int, Any]:
+        """A thread without a starter message (type 12, private, unless the body says 11)."""
+        parent = self._channel(p["c"])
+        body: Json = call.json or {}
+        kind = int(body.get("type") or PRIVATE_THREAD)
+        needed = discord.Permissions(
+            create_private_threads=kind == PRIVATE_THREAD,
+            create_public_threads=kind != PRIVATE_THREAD,
+        )
+        self._require(parent, VIEW | needed.value)
+        thread = self.world.add_thread(
+            parent, str(body.get("name", "")), owner=self.world.bot, type=kind
+        )
+        self.thread_members[thread.id] = {self.world.bot.id}
+        return 201, channel_payload(thread)
+
+    def _add_thread_member(self, call: RestCall, p: dict[str, str]) -> tuple[int, Any]:
+        thread = self._channel(p["c"])
+        if not thread.is_thread or thread.guild_id is None:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        if int(p["u"]) not in self.world.guilds[thread.guild_id].members:
+            raise ApiError(404, 10007, "Unknown Member")
+        self.thread_members.setdefault(thread.id, set()).add(int(p["u"]))
+        return 204, None
+
     # REST: messages ---------------------------------------------------------------------------
     def _history(self, call: RestCall, p: dict[str, str]) -> tuple[int, Any]:
         channel = self._channel(p["c"])
@@ -526,6 +560,8 @@ class FakeDiscord:
 
     def _post_message(self, call: RestCall, p: dict[str, str]) -> tuple[int, Any]:
         channel = self._channel(p["c"])
+        if channel.type == DM and any(u.id in self.closed_dms for u in channel.recipients):
+            raise ApiError(403, 50007, "Cannot send messages to this user")
         self._require(channel, SEND_IN_THREADS if channel.is_thread else SEND)
         return 200, self._create_message(channel, call)
 
@@ -725,6 +761,8 @@ class FakeDiscord:
                     await self._on_op(conn, json.loads(msg.data))
         finally:
             self._connections.discard(conn)
+            if self._shards.get(conn.shard) is conn:
+                del self._shards[conn.shard]
             if self._live is conn:
                 self._live = None
                 self._live_event.clear()
@@ -752,19 +790,28 @@ class FakeDiscord:
         self._session_id = uuid.uuid4().hex
         self._seq = 0
         self._live = conn
+        shard = data.get("shard") or [0, 1]
+        conn.shard = (int(shard[0]), int(shard[1]))
+        self._shards[conn.shard] = conn
+        guilds = [
+            g
+            for g in self.world.guilds.values()
+            if self.shard_of(g.id, conn.shard[1]) == conn.shard[0]
+        ]
         ready = {
             "v": 10,
             "user": user_payload(self.world.bot),
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.world.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": self._session_id,
             "resume_gateway_url": str(self.gateway_url),
             "session_type": "normal",
+            "shard": list(conn.shard),
             "application": {"id": str(self.world.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],
         }
         await self._send_dispatch(conn, "READY", ready)
-        for guild in self.world.guilds.values():
+        for guild in guilds:
             await self._send_dispatch(conn, "GUILD_CREATE", guild_create_payload(guild))
         self._live_event.set()
 
@@ -803,11 +850,27 @@ class FakeDiscord:
                 raise TimeoutError(f"sessions so far: {self.sessions}")
             await asyncio.sleep(0.005)
 
+    @staticmethod
+    def shard_of(guild_id: int, shard_count: int) -> int:
+        """Discord's rule: a guild's events go to shard (guild_id >> 22) % shard_count."""
+        return (guild_id >> 22) % shard_count
+
     async def dispatch(self, event: str, data: Json, timeout: float = 3.0) -> None:
-        """Send one DISPATCH with the next sequence number (waits for a live session)."""
+        """Send one DISPATCH with the next sequence number (waits for a live session); with
+        several shard sessions, to the shard of the event's guild."""
         await asyncio.wait_for(self._live_event.wait(), timeout)
         assert self._live is not None
-        await self._send_dispatch(self._live, event, data)
+        await self._send_dispatch(self._session_for(data), event, data)
+
+    def _session_for(self, data: Json) -> _Connection:
+        assert self._live is not None
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        if guild_id is None or len(self._shards) < 2:
+            return self._live
+        for (shard_id, count), conn in self._shards.items():
+            if self.shard_of(int(guild_id), count) == shard_id:
+                return conn
+        return self._live
 
     async def close_gateway(self, code: int = 4000) -> None:
         """Close the live socket from the server side; the client must reconnect."""
@@ -1037,6 +1100,39 @@ class FakeDiscord:
         if values is not None:
             data["values"] = values
         return await self._send_interaction(3, user, channel, data, message=current)
+
+    async def modal_submit(
+        self,
+        opened: FakeInteraction,
+        values: dict[str, str] | None = None,
+        *,
+        user: FakeMember | FakeUser | None = None,
+    ) -> FakeInteraction:
+        """Submit the modal the bot opened in answer to `opened` (callback type 9): an
+        INTERACTION_CREATE type 5 whose text inputs hold their pre-filled value unless
+        `values` (by input custom id or label) says otherwise."""
+        response = opened.response or {}
+        assert response.get("type") == 9, f"no modal was opened: {response}"
+        modal: Json = response.get("data") or {}
+        values = values or {}
+        rows: list[Json] = []
+        for row in modal.get("components", []):
+            inputs = row.get("components") or [row.get("component") or {}]
+            for item in inputs:
+                custom_id = str(item.get("custom_id", ""))
+                given = values.get(custom_id, values.get(str(item.get("label", ""))))
+                value = str(item.get("value") or "") if given is None else given
+                text = {"type": 4, "custom_id": custom_id, "value": value}
+                rows.append({"type": 1, "components": [text]})
+        data: Json = {"custom_id": modal.get("custom_id"), "components": rows}
+        member = user
+        if member is None:
+            who = opened.payload.get("member", {}).get("user") or opened.payload.get("user", {})
+            gid = opened.payload.get("guild_id")
+            uid = int(who["id"])
+            member = self.world.guilds[int(gid)].members[uid] if gid else self.world.users[uid]
+        extra = {"message": opened.payload["message"]} if "message" in opened.payload else {}
+        return await self._send_interaction(5, member, opened.channel, data, **extra)
 
 
 # helpers ------------------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from knowledge.config import KindredSettings
 from knowledge.privacy.tables import (
@@ -31,13 +32,23 @@ from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.store.db import alembic_config, make_engine, migrate, sqlite_url
 from knowledge.store.models import (
+    AlertReport,
+    AlertResolution,
     ChannelKind,
+    GuildMatching,
+    HelpedMark,
     HelperRequest,
+    HiddenMessage,
     Introduction,
+    KnowledgeEntry,
+    MatchCard,
     MemberBlock,
     MemberProfile,
+    ModAction,
     ProfileCondition,
     Question,
+    SafetyAlert,
+    SearchGap,
     Suggestion,
     SuggestionChannel,
     SuggestionFeedback,
@@ -129,7 +140,34 @@ def populate(service: KnowledgeService, at: Places, crisis: str, token: str = ""
         checkpoints.advance(g, channel, source, cursor=7, added=3, latest_id=9)
     checkpoints.advance(g, at.other_channel, at.other_channel, cursor=5, added=2, latest_id=5)
     populate_connecting(service, at)
+    populate_curation(service, at)
+    populate_signals(service, at)
     service.flush(force=True)  # vectorindexstate rows and index files
+
+
+def populate_curation(service: KnowledgeService, at: Places) -> None:
+    """Rows of the curation tables (migration 0011): an entry quoting LEAVER's reply and made by
+    LEAVER, a message LEAVER hid, an audit row of LEAVER's (no curated post: counts stay)."""
+    g, p = at.guild, f"g{at.guild}-"
+    with service.store.session() as s:
+        s.add(
+            KnowledgeEntry(
+                guild_id=g,
+                title="Sleep",
+                question="What helps insomnia?",
+                answer="A wind-down routine, members say.",
+                source_channel_id=at.channel,
+                source_external_id=f"{p}l-t",
+                source_author_id=LEAVER,
+                quote=f"thread note on insomnia (quoted) {p}",
+                credit=True,
+                created_by=LEAVER,
+                updated_by=LEAVER,
+            )
+        )
+        s.add(HiddenMessage(guild_id=g, external_id=f"{p}s-a", hidden_by=LEAVER))
+        s.add(ModAction(guild_id=g, action="hide", target=f"{p}s-a", done_by=LEAVER))
+        s.commit()
 
 
 def populate_connecting(service: KnowledgeService, at: Places) -> None:
@@ -168,7 +206,49 @@ def populate_connecting(service: KnowledgeService, at: Places) -> None:
             )
         )
         s.add(MemberBlock(guild_id=g, user_id=LEAVER, blocked_id=REFUSER))
+        populate_introductions(s, g)
         s.commit()
+
+
+def populate_signals(service: KnowledgeService, at: Places) -> None:
+    """Rows of the reports-queue and signals tables (migration 0012), LEAVER as reporter, as
+    resolving moderator and as the member who said a reply helped."""
+    g, p = at.guild, f"g{at.guild}-"
+    with service.store.session() as s:
+        query = select(SafetyAlert).where(SafetyAlert.guild_id == g, SafetyAlert.source == "report")
+        reported = [a.id for a in s.exec(query).all() if a.id is not None]
+        assert reported
+        s.add(AlertReport(alert_id=reported[0], user_id=LEAVER, guild_id=g))
+        s.add(AlertResolution(alert_id=reported[0], guild_id=g, resolved_by=LEAVER))
+        s.add(
+            HelpedMark(
+                guild_id=g,
+                user_id=LEAVER,
+                external_id=f"{p}s-t",
+                channel_id=at.channel,
+                thread_id=at.thread,
+            )
+        )
+        s.add(
+            SearchGap(guild_id=g, day=datetime(2026, 11, 1, tzinfo=UTC), condition_id="", count=2)
+        )
+        s.commit()
+
+
+def populate_introductions(s: Session, g: int) -> None:
+    """Introduction settings and a match card (helper B's additions to migration 0010)."""
+    s.add(GuildMatching(guild_id=g, thread_channel_id=HERE.channel, updated_by=LEAVER))
+    s.add(
+        MatchCard(
+            token=f"t{g}",
+            batch=f"b{g}",
+            guild_id=g,
+            user_id=LEAVER,
+            target_id=STAYER,
+            conditions='["insomnia"]',
+        )
+    )
+    s.add(MatchCard(token=f"u{g}", batch=f"c{g}", guild_id=g, user_id=STAYER, target_id=LEAVER))
 
 
 @pytest.fixture

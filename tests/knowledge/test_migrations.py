@@ -17,7 +17,7 @@ from knowledge.store.db import alembic_config, current_revision, make_engine, mi
 from tests.conftest import GUILD, OTHER_GUILD, enable_open, post
 
 NOW = "2026-01-01 00:00:00.000000"
-HEAD = "0012"  # the newest revision (reports and insights)
+HEAD = "0013"  # the newest revision (the change log)
 POST_COLUMNS = (
     "id, guild_id, external_id, channel_id, author_id, kind, created_at, content, content_hash,"
     " truncated, hidden, curated, crisis_level, ingested_at"

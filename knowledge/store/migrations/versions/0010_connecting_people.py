@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("prompted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("introduction", schema=None) as batch_op:
@@ -40,6 +41,31 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_introduction_guild_target", ["guild_id", "target_id"], unique=False
         )
+
+    op.create_table(
+        "guildmatching",
+        sa.Column("guild_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("introductions_enabled", sa.Boolean(), nullable=False),
+        sa.Column("thread_channel_id", sa.BigInteger(), nullable=True),
+        sa.Column("updated_by", sa.BigInteger(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("guild_id"),
+    )
+    op.create_table(
+        "matchcard",
+        sa.Column("token", sa.String(length=32), nullable=False),
+        sa.Column("batch", sa.String(length=32), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("guild_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("target_id", sa.BigInteger(), nullable=False),
+        sa.Column("conditions", sa.String(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token"),
+    )
+    with op.batch_alter_table("matchcard", schema=None) as batch_op:
+        batch_op.create_index("ix_matchcard_batch", ["batch", "position"], unique=False)
 
     op.create_table(
         "memberblock",
@@ -171,6 +197,11 @@ def downgrade() -> None:
     op.drop_table("profilecondition")
     op.drop_table("memberprofile")
     op.drop_table("memberblock")
+    with op.batch_alter_table("matchcard", schema=None) as batch_op:
+        batch_op.drop_index("ix_matchcard_batch")
+
+    op.drop_table("matchcard")
+    op.drop_table("guildmatching")
     with op.batch_alter_table("introduction", schema=None) as batch_op:
         batch_op.drop_index("ix_introduction_guild_target")
         batch_op.drop_index("ix_introduction_guild_requester")
