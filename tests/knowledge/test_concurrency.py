@@ -28,11 +28,15 @@ from knowledge.scope import SearchScope
 from knowledge.search.fusion import Mode
 from knowledge.service import KnowledgeService
 from knowledge.store.models import Post, PostVector
+from knowledge.store.text_index import ranked_matches
 from knowledge.store.vector_index import VectorIndex
 from tests.conftest import GUILD, OTHER_GUILD, PHRASES_ONLY, enable_open, post
 
 AUTHOR = 10
 PATIENCE = 0.5  # how long the ingest thread lets the deleting thread run inside the gap
+
+
+pytestmark = pytest.mark.both_backends  # SQLite and a real PostgreSQL
 
 
 @pytest.fixture
@@ -64,10 +68,8 @@ def held(service: KnowledgeService, guild: int, marker: str) -> Held:
         vectors = session.exec(
             select(PostVector.post_id).join(Post).where(Post.guild_id == guild)
         ).all()
-    with store.engine.connect() as connection:  # MATCH reads the FTS5 index itself
-        text = connection.exec_driver_sql(
-            "SELECT rowid FROM post_fts WHERE post_fts MATCH ?", (marker,)
-        ).all()
+    with store.engine.connect() as connection:  # the text index itself (FTS5 or GIN)
+        text = ranked_matches(connection, [marker], [], 1_000_000)
     columns = store.catalog(guild).columns()
     return Held(
         sql=frozenset(int(i) for i in sql if i is not None),
