@@ -13,9 +13,10 @@ from discord.ext import commands
 
 from bot.adapters import IndexableChannel
 from bot.backfill import Backfiller
-from bot.config import BotSettings
+from bot.config import BotSettings, health_path
 from bot.errors import KindredTree
 from bot.formatting import NO_MENTIONS
+from bot.health import HealthReporter
 from bot.indexing import IndexedChannels
 from bot.logsafe import quiet_discord_debug, where
 from bot.offload import Offloader
@@ -24,7 +25,6 @@ from knowledge.records import Flag
 from knowledge.service import KnowledgeService
 
 log = logging.getLogger(__name__)
-CLOSE_WAIT_SECONDS = 60.0
 EXTENSIONS = (
     "bot.cogs.admin",
     "bot.cogs.live_index",
@@ -80,11 +80,15 @@ class KindredBot(commands.Bot):
         self.indexed = IndexedChannels(service, self.offload, self.backfill)
         self.open_views: set[discord.ui.View] = set()
         self._flag_handlers: list[FlagHandler] = []
+        self.health = HealthReporter(
+            self, health_path(settings), settings.discord.health_interval_seconds
+        )
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.backfill.start()
+        self.health.start()
         if self.settings.discord.sync_commands:
             await self.sync_commands()
 
@@ -110,14 +114,18 @@ class KindredBot(commands.Bot):
         log.error("event %s failed: %s at %s", event_method, type(error).__name__, where(error))
 
     async def close(self) -> None:
+        """Stop taking new work, let the batch being ingested commit, then disconnect (the
+        runner saves the indexes afterwards). The health file says `stopping` meanwhile."""
+        self.health.set_status("stopping")
         for view in list(self.open_views):
             view.stop()
         self.open_views.clear()
         await self.backfill.stop()
         # let running ingests and deletes commit before the store closes
-        if not await self.offload.wait_idle(CLOSE_WAIT_SECONDS):
+        if not await self.offload.wait_idle(self.settings.discord.shutdown_wait_seconds):
             log.warning("closing with %d knowledge calls still running", self.offload.running)
         await super().close()
+        await self.health.stop("stopping")
 
     # -- flagged posts -----------------------------------------------------------------------------
 

@@ -54,12 +54,34 @@ class DiscordSettings(_Table):
         OPT_OUT_ANNOUNCEMENT,
         description="Posted when an admin switches the server to opt-out search.",
     )
+    health_file: Path | None = Field(
+        None,
+        description="JSON file the running bot rewrites for process supervisors (default: "
+        "health.json in the data folder).",
+    )
+    health_interval_seconds: float = Field(
+        10.0, ge=0, description="How often the health file is rewritten (0 = no health file)."
+    )
+    shutdown_wait_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="On SIGTERM or Ctrl-C, how long to wait for the batch being ingested.",
+    )
 
 
 class BotSettings(KindredSettings):
     """The whole configuration file as the bot reads it."""
 
     discord: DiscordSettings = DiscordSettings()
+
+
+HEALTH_FILE = "health.json"
+
+
+def health_path(settings: BotSettings) -> Path:
+    """Where the running bot keeps its health file: `[discord] health_file`, else `health.json`
+    in the data folder (`bot.health`)."""
+    return settings.discord.health_file or settings.storage.data_dir / HEALTH_FILE
 
 
 def load_bot_settings(path: Path | None = None) -> BotSettings:

@@ -288,6 +288,9 @@ def parse_settings(
         raise ConfigError(prefix + _first_error(exc)) from exc
 
 
+ADAPTER_TABLES = frozenset({"discord"})  # tables of config.example.toml that only bot/ reads
+
+
 def load_settings(
     path: Path | None = None,
     model: type[SettingsT] = KindredSettings,  # type: ignore[assignment]
@@ -310,7 +313,10 @@ def load_settings(
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ConfigError(f"cannot read config file {candidate}: {reason}") from exc
-        settings = parse_settings(raw, model, candidate)
+        # One file serves the bot and the command line: a table only an adapter reads (the
+        # bot's [discord]) is left to the model that has it, while any other unknown key fails.
+        kept = {k: v for k, v in raw.items() if k in model.model_fields or k not in ADAPTER_TABLES}
+        settings = parse_settings(kept, model, candidate)
     if os.environ.get(DATA_DIR_ENV):
         settings = settings.with_data_dir(Path(os.environ[DATA_DIR_ENV]))
     return settings

@@ -145,7 +145,9 @@ def test_layers_import_only_what_they_may(layer: str) -> None:
 
 
 def test_only_the_run_command_reaches_the_bot() -> None:
-    """The command line loads discord.py only when `kindred run` is called."""
+    """The command line loads discord.py only when `kindred run` is called, or `kindred doctor`
+    (which checks the token and intents, and reads the `[discord]` settings) and `kindred health`
+    (the bot's health file), both from inside the command."""
     modules = project_modules()
     reaching = sorted(
         name
@@ -153,4 +155,4 @@ def test_only_the_run_command_reaches_the_bot() -> None:
         if name.startswith("kindred")
         and any(t.split(".")[0] == "bot" for t in imported_names(path, name))
     )
-    assert reaching == ["kindred.cli.run"]
+    assert reaching == ["kindred.cli.doctor", "kindred.cli.run"]

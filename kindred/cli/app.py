@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kindred.cli import files, insights, inventory
+from kindred.cli import doctor, files, insights, inventory
 from kindred.cli.common import (
     ConfigOpt,
     DataDir,
@@ -291,6 +291,8 @@ def _register() -> None:
         ("channels", inventory.channels),
         ("reindex", reindex),
         ("insights", insights.insights),
+        ("doctor", doctor.doctor),
+        ("health", doctor.health),
     ):
         app.command(name, cls=KindredCommand)(function)
     eval_app.command("retrieval", cls=KindredCommand)(eval_retrieval)

@@ -399,6 +399,11 @@ class Store:
 
     # -- following other processes --------------------------------------------------------------
 
+    @property
+    def change_mark(self) -> int:
+        """The newest change-log id this process has applied (for health reports)."""
+        return self._change_mark
+
     def loaded_guilds(self) -> set[int]:
         """Guilds whose indexes this process holds in memory (a shard process: only its own)."""
         return set(self._indexes) | set(self._catalogs) | set(self._conditions)

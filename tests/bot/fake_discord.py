@@ -209,6 +209,8 @@ class FakeDiscord:
         self.closed_dms: set[int] = set()
         # thread id -> user ids added to it (PUT /channels/{thread}/thread-members/{user})
         self.thread_members: dict[int, set[int]] = {}
+        # the application's flags (`GET /oauth2/applications/@me`): privileged intents enabled
+        self.application_flags = 0
         self.port = 0
         self._loose: dict[int, tuple[FakeChannel, Json]] = {}  # ephemeral messages
         self._failures: list[_Failure] = []
@@ -220,7 +222,7 @@ class FakeDiscord:
         self._session_id: str | None = None
         self._seq = 0
         self._runner: web.AppRunner | None = None
-        self._saved: tuple[str, yarl.URL] | None = None
+        self._saved: list[tuple[str, yarl.URL]] = []  # what each nested install replaced
         self._routes = self._route_table()
 
     # lifecycle --------------------------------------------------------------------------------
@@ -257,14 +259,16 @@ class FakeDiscord:
     def install(self) -> None:
         """Point discord.py's REST base and default gateway at this server."""
         ws_class = discord.gateway.DiscordWebSocket
-        self._saved = (discord.http.Route.BASE, ws_class.DEFAULT_GATEWAY)
+        self._saved.append((discord.http.Route.BASE, ws_class.DEFAULT_GATEWAY))
         discord.http.Route.BASE = self.base_url
         ws_class.DEFAULT_GATEWAY = self.gateway_url
 
     def uninstall(self) -> None:
-        if self._saved is not None:
-            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = self._saved
-            self._saved = None
+        """Restore what the matching `install` replaced (installs nest: two bots, one fake)."""
+        if self._saved:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = (
+                self._saved.pop()
+            )
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -424,7 +428,7 @@ class FakeDiscord:
             "bot_require_code_grant": False,
             "owner": user_payload(self.world.owner),
             "verify_key": "0" * 64,
-            "flags": 0,
+            "flags": self.application_flags,
             "bot": user_payload(self.world.bot),
         }
 

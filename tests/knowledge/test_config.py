@@ -66,3 +66,14 @@ def test_unknown_setting_and_broken_toml_fail(tmp_path: Path) -> None:
         load_settings(broken)
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.toml")
+
+
+def test_the_command_line_reads_the_bots_file(tmp_path: Path) -> None:
+    """One file for both: the knowledge settings leave the bot's [discord] table alone, and an
+    unknown table still fails."""
+    settings = load_settings(EXAMPLE)
+    assert settings == KindredSettings()
+    stray = tmp_path / "c.toml"
+    stray.write_text("[discrod]\nsync_commands = true\n")
+    with pytest.raises(ConfigError, match="discrod"):
+        load_settings(stray)
