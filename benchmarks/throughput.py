@@ -7,6 +7,7 @@
         concurrency: [--embedder hashing|torch-like] [--ms-per-text 2] [--preload 21000]
                      [--searches 300] [--interval-ms 20] [--ingest-posts 8000] [--repetitions 3]
         memory:      [--memory-posts 200000]   (0 skips it; about 9 min on 2 busy cores)
+        embedder:    [--posts 384] [--rounds 3] [--queries 40]   (needs kindred[onnx] for ONNX)
     --memory-only = --part memory; --search-only = --part latency,memory (older spellings)
 
 Parts (`ingest` and `latency` load the real model; `concurrency` and `memory` use fakes):
@@ -45,6 +46,19 @@ concurrency: Search while a bulk ingest runs, against idle (the writer/reader de
      sleep happens before the writer lock is taken (`Ingestor._embed` encodes outside it), so
      lock hold times and any lock contention are those of the real code.
    The preload is not measured (the torch-like sleep is off during it).
+embedder: "An embedder that keeps up" (issue 15, item 5). The same texts as `ingest`, in one run,
+   alternating every round: raw `model.encode` (sentence-transformers, batch 32) on one torch
+   thread and on every core; a bulk `service.ingest` through the default embedder (torch, bulk
+   batches split across one one-thread worker process per core, `[embedding] bulk_threads` = 0;
+   the workers are started and warmed before timing), and the same with one worker process of
+   that many threads (`bulk_split="threads"`, for comparison); and the ONNX embedder, fp32 and
+   int8, each on its query session (one thread) and its bulk session (every core). Reported:
+   medians of posts/s, bulk ingest over the best raw rate (target at least 0.85), each ONNX rate
+   over torch's at the same thread count (target at least 2 for the variant to be worth turning
+   on), mean cosine agreement of the ONNX vectors with torch's on these texts, and the latency of
+   embedding a one-text query (one thread) idle and while a bulk ingest runs on another thread,
+   for torch (bulk in the workers) and ONNX (bulk in the second session). Retrieval quality of
+   the variants: benchmarks/embedders.py.
 memory: A fresh process ingests `--memory-posts` short synthetic posts (default 200k) with the
    fast fake embedder (knowledge.embeddings.HashingEmbedder), in batches as the bot does, then
    closes the store (which saves the index); its peak resident set (getrusage ru_maxrss, which
@@ -527,7 +541,155 @@ def peak_memory(n: int) -> dict[str, object]:
     return figures
 
 
-PARTS = ("ingest", "latency", "concurrency", "memory")
+def embedder_speed(n: int, rounds: int, queries: int) -> dict[str, object]:
+    """Raw torch at 1 thread and every core, bulk ingest via the worker, ONNX fp32/int8."""
+    import torch
+
+    from knowledge.embeddings import cpu_cores
+    from knowledge.onnx_embedder import OnnxEmbedder, onnx_available
+
+    texts, source = bench_texts(n)
+    cores = cpu_cores()
+    default = SentenceTransformerEmbedder(batch_size=32, threads=1, bulk_threads=0)
+    threaded = SentenceTransformerEmbedder(
+        batch_size=32, threads=1, bulk_threads=0, bulk_split="threads"
+    )
+    model = default._load()
+    for candidate in (default, threaded):
+        if candidate.bulk_worker is not None:
+            candidate.bulk_worker.info()  # started and warm before timing
+    onnx: dict[str, OnnxEmbedder] = {}
+    tmp = tempfile.TemporaryDirectory()
+    if onnx_available():
+        for variant in ("none", "int8"):
+            embedder = OnnxEmbedder(
+                models_dir=Path(tmp.name), quantize=variant, threads=1, bulk_threads=0
+            )
+            started = time.perf_counter()
+            embedder.encode(texts[:64])  # exports on first use, opens the bulk session
+            embedder.encode(texts[:1])
+            print(f"  onnx {variant}: exported and loaded in {time.perf_counter() - started:.1f} s")
+            onnx["fp32" if variant == "none" else variant] = embedder
+    model.encode(texts[:64], batch_size=32)  # warm up
+    rates: dict[str, list[float]] = {}
+
+    def timed(key: str, run: object) -> None:
+        started = time.perf_counter()
+        run()  # type: ignore[operator]
+        rates.setdefault(key, []).append(len(texts) / (time.perf_counter() - started))
+
+    def raw(threads: int) -> None:
+        torch.set_num_threads(threads)
+        model.encode(list(texts), batch_size=32, normalize_embeddings=True)
+        torch.set_num_threads(1)
+
+    def bulk_ingest(embedder: SentenceTransformerEmbedder) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            service = new_service(Path(folder), embedder)
+            report = service.ingest(records(texts))
+            assert report.embedded == len(texts) - len(report.skipped)
+            service.close()
+
+    def on_query_session(
+        embedder: OnnxEmbedder,
+    ) -> None:  # the query session: batches below the bulk size
+        for start in range(0, len(texts), 32):
+            embedder.encode(texts[start : start + 32])
+
+    for round_no in range(rounds):
+        timed("torch_1_thread", lambda: raw(1))
+        timed("torch_all_cores", lambda: raw(cores))
+        timed("bulk_ingest", lambda: bulk_ingest(default))
+        timed("bulk_ingest_one_process_all_threads", lambda: bulk_ingest(threaded))
+        for variant, embedder in onnx.items():
+            timed(f"onnx_{variant}_1_thread", lambda e=embedder: on_query_session(e))
+            timed(f"onnx_{variant}_all_cores", lambda e=embedder: e.encode(texts))
+        print(f"  round {round_no + 1}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items()))
+    median = {key: statistics.median(values) for key, values in rates.items()}
+    best_raw = max(median["torch_1_thread"], median["torch_all_cores"])
+    reference = default.encode(texts)
+    result: dict[str, object] = {
+        "texts": source,
+        "posts": len(texts),
+        "rounds": rounds,
+        "cores": cores,
+        "posts_per_s": {key: round(value, 1) for key, value in median.items()},
+        "bulk_workers": f"{cores} one-thread processes (default bulk_split)",
+        "bulk_ingest_over_best_raw": round(median["bulk_ingest"] / best_raw, 3),
+        "bulk_one_process_all_threads_over_best_raw": round(
+            median["bulk_ingest_one_process_all_threads"] / best_raw, 3
+        ),
+        "bulk_ingest_target": 0.85,
+    }
+    for variant, embedder in onnx.items():
+        cosine = (embedder.encode(texts) * reference).sum(axis=1)
+        result[f"onnx_{variant}"] = {
+            "over_torch_1_thread": round(
+                median[f"onnx_{variant}_1_thread"] / median["torch_1_thread"], 2
+            ),
+            "over_torch_all_cores": round(
+                median[f"onnx_{variant}_all_cores"] / median["torch_all_cores"], 2
+            ),
+            "cosine_mean": round(float(cosine.mean()), 4),
+            "cosine_min": round(float(cosine.min()), 4),
+            "speed_target": 2.0,
+        }
+    print("  query latency, idle and during a bulk ingest on another thread:", flush=True)
+    latency = {"torch": query_latency(default, texts, queries)}
+    for variant, embedder in onnx.items():
+        latency[f"onnx_{variant}"] = query_latency(embedder, texts, queries)
+    result["query_ms"] = latency
+    for embedder in onnx.values():
+        embedder.close()
+    default.close()
+    threaded.close()
+    tmp.cleanup()
+    return result
+
+
+def query_latency(embedder: object, texts: Sequence[str], count: int) -> dict[str, object]:
+    """p50/p95 of embedding one query (QUERIES), idle, then while `service.ingest` of `texts`
+    runs on another thread (queries 50 ms apart)."""
+    encode = embedder.encode  # type: ignore[attr-defined]
+
+    def measure(until: threading.Event | None) -> list[float]:
+        out: list[float] = []
+        while len(out) < count and (until is None or not until.is_set()):
+            started = time.perf_counter()
+            encode([QUERIES[len(out) % len(QUERIES)]])
+            out.append(1000 * (time.perf_counter() - started))
+            time.sleep(0.05)
+        return out
+
+    idle = measure(None)
+    with tempfile.TemporaryDirectory() as folder:
+        service = new_service(Path(folder), embedder)
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                service.ingest(records(texts))
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        time.sleep(0.2)
+        busy = measure(done)
+        thread.join()
+        service.close()
+    row: dict[str, object] = {
+        "idle_p50": round(percentile(idle, 50), 1),
+        "idle_p95": round(percentile(idle, 95), 1),
+        "busy_p50": round(percentile(busy, 50), 1) if busy else None,
+        "busy_p95": round(percentile(busy, 95), 1) if busy else None,
+        "busy_queries": len(busy),
+    }
+    print(f"    {getattr(embedder, 'name', '?')}: {row}", flush=True)
+    return row
+
+
+PARTS = ("ingest", "latency", "concurrency", "memory", "embedder")
 DEFAULT_PARTS = "concurrency"
 
 
@@ -575,6 +737,9 @@ def main() -> None:
     parser.add_argument(
         "--memory-posts", type=int, default=200_000, help="posts for peak memory (0: skip)"
     )
+    parser.add_argument(
+        "--queries", type=int, default=40, help="embedder part: queries timed per phase"
+    )
     parser.add_argument("--memory-only", action="store_true", help="= --part memory")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -611,11 +776,18 @@ def main() -> None:
         )
     if "memory" in parts and args.memory_posts > 0:
         memory = peak_memory(args.memory_posts)
+    embedder: dict[str, object] = {}
+    if "embedder" in parts:
+        print("Embedders: raw torch, bulk ingest (worker, every core), ONNX fp32/int8:")
+        embedder = embedder_speed(args.posts, args.rounds, args.queries)
+        print(f"  {embedder}", flush=True)
     missed = []
     if concurrency and not concurrency["within_target"]:
         missed.append("concurrency")
     if memory and not memory["within_limit"]:
         missed.append("memory")
+    if embedder and float(embedder["bulk_ingest_over_best_raw"]) < 0.85:  # type: ignore[arg-type]
+        missed.append("embedder")
     summary = {
         "benchmark": "throughput",
         "parts": parts,
@@ -623,6 +795,7 @@ def main() -> None:
         "search": latency,
         "concurrency": concurrency,
         "memory": memory,
+        "embedder": embedder,
         "targets_missed": missed,
     }
     print(json.dumps(summary))

@@ -58,6 +58,28 @@ class EmbeddingSettings(_Table):
         "fastest on small or shared machines: measured on 2 busy cores, a query took 14 ms with "
         "one thread and 480 ms with two.",
     )
+    backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="torch (sentence-transformers) or onnx: ONNX Runtime on an export made "
+        "locally from the same weights on first use (into data_dir/models; pip install "
+        "'kindred[onnx]').",
+    )
+    quantize: Literal["none", "int8"] = Field(
+        "none",
+        description="onnx only: int8 quantises the MatMul weights (faster, vectors differ a "
+        "little, so the index records its own model name and is rebuilt on a switch).",
+    )
+    bulk_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU cores for bulk batches: backfill, import, reindex (0 = every core, 1 = "
+        "all in this process). torch splits them across one-thread worker processes (its thread "
+        "setting is process-global); onnx runs a second session with this many threads. Queries "
+        "keep `threads`.",
+    )
+    bulk_min_texts: int = Field(
+        64, ge=1, description="An encode of at least this many texts is a bulk batch."
+    )
 
 
 class IngestSettings(_Table):
@@ -75,7 +97,9 @@ class VectorIndexSettings(_Table):
     ivf_threshold: int = Field(
         20_000, ge=1_000, description="Above this many vectors a guild's index becomes IVF."
     )
-    ivf_nprobe: int = Field(24, ge=1, description="IVF lists scanned per query.")
+    ivf_nprobe: int = Field(
+        24, ge=1, description="IVF lists scanned per query, at least (large indexes: 1/12 of them)."
+    )
     save_every_seconds: float = Field(
         30.0, ge=0, description="Live ingest saves dirty indexes at most this often."
     )

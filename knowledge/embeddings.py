@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
+import multiprocessing
 import os
 import re
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +28,21 @@ Vectors = npt.NDArray[np.float32]
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 DEFAULT_DIMENSION = 384
+
+log = logging.getLogger(__name__)
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_threads(threads: int) -> int:
+    """A thread setting as a count: 0 means every core."""
+    return threads if threads > 0 else cpu_cores()
 
 
 @runtime_checkable
@@ -104,6 +123,14 @@ class SentenceTransformerEmbedder:
 
     Texts are sorted by length before batching so that padding stays small, and the rows are
     returned in the caller's order.
+
+    Bulk batches (`bulk_min_texts` or more texts: backfill, import, reindex) go to worker
+    processes with their own copy of the model, because torch's thread count is process-global:
+    queries stay on `threads` here. `bulk_threads` cores (0 = every core) are used as that many
+    one-thread processes (`bulk_split="processes"`, the default: measured faster on busy cores)
+    or one process with that many threads (`"threads"`). The workers start on the first bulk
+    batch (which is encoded here meanwhile) and stop after `bulk_idle_seconds` without work.
+    `bulk_threads=None` (the default when constructed directly) or 1 encodes everything here.
     """
 
     def __init__(
@@ -115,12 +142,30 @@ class SentenceTransformerEmbedder:
         device: str = "cpu",
         threads: int = 1,
         dimension: int | None = None,
+        bulk_threads: int | None = None,
+        bulk_min_texts: int = 64,
+        bulk_idle_seconds: float = 300.0,
+        bulk_split: Literal["processes", "threads"] = "processes",
     ) -> None:
         self._model_path = model_path
         self._name = name
         self._batch_size = batch_size
         self._device = device
         self._threads = threads
+        self._bulk: BulkWorker | None = None
+        self._bulk_min_texts = bulk_min_texts
+        if bulk_threads is not None and device == "cpu":
+            count = resolve_threads(bulk_threads)
+            if count > 1:
+                by_process = bulk_split == "processes"
+                self._bulk = BulkWorker(
+                    model_path,
+                    name=name,
+                    batch_size=batch_size,
+                    processes=count if by_process else 1,
+                    threads=1 if by_process else count,
+                    idle_seconds=bulk_idle_seconds,
+                )
         self._model: SentenceTransformer | None = None
         self._dimension = dimension
         self._max_tokens: int | None = None
@@ -139,6 +184,20 @@ class SentenceTransformerEmbedder:
     def loaded(self) -> bool:
         """Whether the weights are in memory (False until the first encode)."""
         return self._model is not None
+
+    @property
+    def bulk_worker(self) -> BulkWorker | None:
+        """The worker process that encodes bulk batches (None: everything runs here)."""
+        return self._bulk
+
+    @property
+    def bulk_min_texts(self) -> int:
+        return self._bulk_min_texts
+
+    def close(self) -> None:
+        """Stop the bulk worker process, if one runs (a later bulk batch starts it again)."""
+        if self._bulk is not None:
+            self._bulk.close()
 
     @property
     def dimension(self) -> int:
@@ -201,6 +260,10 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._bulk is not None and len(texts) >= self._bulk_min_texts:
+            vectors = self._bulk.encode(texts)
+            if vectors is not None:
+                return vectors
         model = self._load()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         ordered = [texts[i] for i in order]
@@ -215,6 +278,166 @@ class SentenceTransformerEmbedder:
         result = np.empty_like(vectors)
         result[np.asarray(order)] = vectors
         return result
+
+
+_WORKER_EMBEDDER: SentenceTransformerEmbedder | None = None
+
+
+def _worker_start(model_path: str | None, name: str, batch_size: int, threads: int) -> None:
+    """In the worker process: the model with its own thread count (never a worker of its own)."""
+    global _WORKER_EMBEDDER
+    _WORKER_EMBEDDER = SentenceTransformerEmbedder(
+        model_path, name=name, batch_size=batch_size, threads=threads
+    )
+    _WORKER_EMBEDDER._load()
+
+
+def _worker_encode(texts: Sequence[str]) -> Vectors:
+    assert _WORKER_EMBEDDER is not None
+    return _WORKER_EMBEDDER.encode(texts)
+
+
+def _worker_info() -> tuple[int, int]:
+    """(process id, torch threads) of the worker, for checks."""
+    import torch
+
+    return os.getpid(), int(torch.get_num_threads())
+
+
+class BulkWorker:
+    """Spawned processes that encode bulk batches, each with its own model and torch threads.
+
+    A batch is split across `processes` workers (texts dealt by length, so the shares cost about
+    the same) of `threads` torch threads each. Several one-thread processes beat one process with
+    several threads on busy cores: a multi-threaded op waits for its slowest thread at every step.
+    `encode` returns None until the workers have loaded the model (the caller encodes in its own
+    process meanwhile), and None for good if they failed to start. After `idle_seconds` without a
+    batch the processes are stopped (their memory returned); the next batch starts them again.
+    Workers are spawned, so a script using them needs the `if __name__ == "__main__":` guard
+    (Kindred's entry points have it); without it they fail to start, a warning is logged and
+    every batch is encoded in the calling process.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None,
+        *,
+        name: str,
+        batch_size: int,
+        processes: int,
+        threads: int = 1,
+        idle_seconds: float = 300.0,
+    ) -> None:
+        self.processes = max(1, processes)
+        self.threads = threads
+        self._args = (model_path, name, batch_size, threads)
+        self._idle_seconds = idle_seconds
+        self._pool: ProcessPoolExecutor | None = None
+        self._ready: list[Future[tuple[int, int]]] = []
+        self._broken = False
+        self._busy = 0
+        self._last_used = time.monotonic()
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    def start(self, wait: bool = False) -> list[tuple[int, int]] | None:
+        """Start the processes if they are not running; with `wait`, until the model is loaded,
+        and return (pid, torch threads) as reported by the workers."""
+        with self._lock:
+            ready = self._start_locked()
+        return [f.result() for f in ready] if wait and ready else None
+
+    def _start_locked(self) -> list[Future[tuple[int, int]]]:
+        if self._broken:
+            return []
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=context,
+                initializer=_worker_start,
+                initargs=self._args,
+            )
+            self._ready = [self._pool.submit(_worker_info) for _ in range(self.processes)]
+        return self._ready
+
+    def info(self) -> list[tuple[int, int]]:
+        """(pid, torch threads) from the workers, starting them and waiting if needed."""
+        result = self.start(wait=True)
+        if result is None:
+            raise RuntimeError("the bulk embedding workers could not start")
+        return result
+
+    def encode(self, texts: Sequence[str]) -> Vectors | None:
+        with self._lock:
+            ready = self._start_locked()
+            if not ready or not all(f.done() for f in ready):
+                return None
+            if any(f.exception() is not None for f in ready):
+                log.warning("the bulk embedding workers failed to start; encoding in process")
+                self._broken = True
+                self._stop_locked()
+                return None
+            pool = self._pool
+            assert pool is not None
+            self._busy += 1
+        try:
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            shares = [order[k :: self.processes] for k in range(self.processes)]
+            futures = [
+                (rows, pool.submit(_worker_encode, [texts[i] for i in rows]))
+                for rows in shares
+                if rows
+            ]
+            result = np.empty((len(texts), self._dimension_of(futures)), dtype=np.float32)
+            for rows, future in futures:
+                result[np.asarray(rows)] = future.result()
+            return result
+        except Exception:
+            log.warning("the bulk embedding worker failed; encoding in process", exc_info=True)
+            with self._lock:
+                self._broken = True
+                self._stop_locked()
+            return None
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._last_used = time.monotonic()
+                self._schedule_idle_stop()
+
+    @staticmethod
+    def _dimension_of(futures: list[tuple[list[int], Future[Vectors]]]) -> int:
+        return int(futures[0][1].result().shape[1])
+
+    def _schedule_idle_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(self._idle_seconds, self._stop_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            idle = time.monotonic() - self._last_used >= self._idle_seconds * 0.99
+            if self._busy == 0 and idle:
+                self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        pool, self._pool, self._ready = self._pool, None, []
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the process (a later bulk batch starts it again)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._stop_locked()
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)

@@ -24,7 +24,7 @@ from knowledge.curation import AuditLog, Curation, Hiding, KnowledgeBase
 from knowledge.curation.signals import Signals
 from knowledge.directory import Directory
 from knowledge.embeddings import Embedder, SentenceTransformerEmbedder
-from knowledge.errors import NotFound
+from knowledge.errors import ConfigError, NotFound
 from knowledge.ingest import Ingestor, Progress
 from knowledge.insights import Insights
 from knowledge.matching import MemberMatcher
@@ -67,9 +67,34 @@ class Stats:
 
 
 def default_embedder(settings: KindredSettings) -> Embedder:
+    """The configured embedder: torch (default) or ONNX Runtime ([embedding] backend)."""
     emb = settings.embedding
+    if emb.backend == "onnx":
+        from knowledge.onnx_embedder import OnnxEmbedder, onnx_available
+
+        if not onnx_available():
+            raise ConfigError(
+                "[embedding] backend = \"onnx\" needs onnxruntime: pip install 'kindred[onnx]'"
+            )
+        return OnnxEmbedder(
+            emb.model_path,
+            models_dir=settings.storage.data_dir / "models",
+            name=emb.model_name,
+            quantize=emb.quantize,
+            batch_size=emb.batch_size,
+            threads=emb.threads,
+            bulk_threads=emb.bulk_threads,
+            bulk_min_texts=emb.bulk_min_texts,
+        )
+    if emb.quantize != "none":
+        raise ConfigError('[embedding] quantize = "int8" needs backend = "onnx"')
     return SentenceTransformerEmbedder(
-        emb.model_path, name=emb.model_name, batch_size=emb.batch_size, threads=emb.threads
+        emb.model_path,
+        name=emb.model_name,
+        batch_size=emb.batch_size,
+        threads=emb.threads,
+        bulk_threads=emb.bulk_threads,
+        bulk_min_texts=emb.bulk_min_texts,
     )
 
 
@@ -84,6 +109,7 @@ class KnowledgeService:
     ) -> None:
         self.settings = settings
         self.embedder = embedder or default_embedder(settings)
+        self._owns_embedder = embedder is None  # a default embedder's bulk worker stops on close
         self.safety = safety or SafetyAssessor(self.embedder, settings.safety)
         self.store = Store(
             settings.storage.data_dir,
@@ -247,6 +273,9 @@ class KnowledgeService:
     def close(self) -> None:
         self.searcher.close()
         self.store.close()
+        close_embedder = getattr(self.embedder, "close", None)
+        if self._owns_embedder and callable(close_embedder):
+            close_embedder()
 
     # -- guilds and channels ----------------------------------------------------------------------
 
