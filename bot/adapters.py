@@ -6,6 +6,7 @@ admin enables and whose permissions decide who may read them) with `thread_id` s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import discord
@@ -14,6 +15,14 @@ from knowledge.records import ChannelRecord, PostRecord
 from knowledge.store.models import ChannelKind, PostKind
 
 IndexableChannel = discord.TextChannel | discord.ForumChannel
+# A message link (`.../channels/<guild>/<channel>/<message>`) or a bare message id.
+_MESSAGE_REF = re.compile(r"(?:channels/\d+/\d+/)?(\d{15,22})/?\s*$")
+
+
+def message_id_from(text: str) -> str | None:
+    """The message id a member pasted as a link or a bare id; None if it is neither."""
+    match = _MESSAGE_REF.search(text.strip())
+    return match.group(1) if match else None
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.adapters import is_indexable_author, reported_place
+from bot.adapters import is_indexable_author, message_id_from, reported_place
 from bot.client import KindredBot
 from bot.formatting import clamp_embed, edit_response, quote_member_text, respond, truncate
-from bot.permissions import can_read
+from bot.permissions import can_read, readable_channel_ids
+from bot.safety_messages import message_url
 from knowledge.curation import CURATED_LABEL, Entry, EntryDraft, EntrySource
 from knowledge.errors import KindredError
 
 log = logging.getLogger(__name__)
+SUGGEST_SHOWN = 10  # replies /kb suggest lists
+SUGGEST_POOL = 50  # fetched before those in channels the moderator cannot read are left out
 
 NEEDS_MANAGE_MESSAGES = "You need the **Manage Messages** permission to do that."
 NOT_INDEXED = (
@@ -44,7 +47,6 @@ WITHHELD = {
     "not_indexed": "Saved, but it could not be indexed yet, so it is not shown in results.",
 }
 CREDIT_PREFIX = "kindred:kbcredit:"
-MESSAGE_LINK = re.compile(r"(?:channels/\d+/\d+/)?(\d{15,22})\s*$")
 TITLE_PREFILL = 80
 FIELD_LIMIT = 1024
 LIST_LIMIT = 25
@@ -68,12 +70,6 @@ def _guild(interaction: discord.Interaction[Any]) -> discord.Guild:
     if interaction.guild is None:
         raise app_commands.NoPrivateMessage()
     return interaction.guild
-
-
-def message_id_from(text: str) -> str | None:
-    """A message id from a message link or a bare id."""
-    match = MESSAGE_LINK.search(text.strip())
-    return match.group(1) if match else None
 
 
 def parse_entry_id(text: str) -> int | None:
@@ -560,20 +556,22 @@ class CurationCog(commands.GroupCog, group_name="kb", group_description="Knowled
         guild = _guild(interaction)
         if await refuse_unless_moderator(interaction):
             return
-        signals = getattr(self.bot.service, "signals", None)
-        finder = getattr(signals, "most_helpful_uncurated", None)
-        if finder is None:
-            await respond(interaction, "Helpful-reply counts are not available in this version.")
-            return
-        replies = await self.bot.offload.run(finder, guild.id, 10)
+        replies = await self.bot.offload.run(
+            self.bot.service.signals.most_helpful_uncurated, guild.id, SUGGEST_POOL
+        )
+        member = interaction.user
+        if isinstance(member, discord.Member):  # only replies in channels this moderator reads
+            readable = readable_channel_ids(guild, member, {r.channel_id for r in replies})
+            replies = [r for r in replies if r.channel_id in readable]
+        replies = replies[:SUGGEST_SHOWN]
         if not replies:
             await respond(interaction, "No reply marked helpful is waiting to be curated.")
             return
-        lines = []
-        for reply in replies:
-            where = getattr(reply, "thread_id", None) or getattr(reply, "channel_id", 0)
-            link = f"https://discord.com/channels/{guild.id}/{where}/{reply.external_id}"
-            lines.append(f"{getattr(reply, 'helped', '?')} × helped · [message]({link})")
+        lines = [
+            f"{r.helped} × helped · "
+            f"[message]({message_url(guild.id, r.thread_id or r.channel_id, r.external_id)})"
+            for r in replies
+        ]
         embed = discord.Embed(
             title="Most helpful replies not yet curated",
             description="\n".join(lines) + "\n\nOpen one and use **Add to knowledge base** on it.",

@@ -5,13 +5,13 @@ reply that solved it."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.adapters import message_id_from
 from bot.client import KindredBot
 from bot.formatting import respond
 from bot.helped import HelpedButton
@@ -22,17 +22,16 @@ log = logging.getLogger(__name__)
 
 NOT_A_THREAD = "Use `/solved` inside the thread (a forum post) whose question was answered."
 NO_SUCH_REPLY = "I can't find that reply in this thread; paste its link or id from this thread."
-MESSAGE_ID = re.compile(r"(?:/)?([0-9]{15,22})/?\s*$")
 
 
 def reply_id(value: str | None) -> int | None:
     """A message id from a link (`.../channels/g/c/m`) or a bare id; None when not given."""
     if value is None or not value.strip():
         return None
-    match = MESSAGE_ID.search(value.strip())
-    if match is None:
+    found = message_id_from(value)
+    if found is None:
         raise InvalidInput("bad_reply", "`reply` must be a message link or id from this thread.")
-    return int(match.group(1))
+    return int(found)
 
 
 def is_moderator(interaction: discord.Interaction[Any]) -> bool:

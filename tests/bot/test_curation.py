@@ -262,3 +262,25 @@ async def test_kb_suggest_lists_helpful_replies_not_yet_curated(
         await answered(await server.fake.modal_submit(opened))
         again = await server.fake.slash_command("kb suggest", user=mod, channel=server.general)
         assert "No reply marked helpful" in await answered(again)
+
+
+async def test_kb_suggest_leaves_out_replies_the_moderator_cannot_read(
+    server: Server, bot: QuickBot, kservice: KnowledgeService
+) -> None:
+    mod = add_moderator(server)  # Manage Messages, but not in the staff role
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await enable(server, server.staff, bot)
+        _, reply = await reply_in_general(server)
+        hidden = await server.fake.send_message(server.staff, server.alice, "staff-only advice")
+        for message in (reply, hidden):
+            mid = message["id"]
+            await eventually(
+                lambda mid=mid: kservice.store.find_post(server.guild.id, mid) is not None
+            )
+            kservice.signals.mark_helped(server.guild.id, server.bob.id, mid)
+        text = await answered(
+            await server.fake.slash_command("kb suggest", user=mod, channel=server.general)
+        )
+    assert reply["id"] in text
+    assert hidden["id"] not in text and f"/{server.staff.id}/" not in text

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.adapters import message_id_from
 from bot.client import KindredBot
 from bot.cogs.connect.card_buttons import CARD_ITEMS, cards_view
 from bot.cogs.connect.delivery import readable_for, resources_text
@@ -36,7 +36,6 @@ NOBODY = (
     "No fellow member who shares your conditions and role, and agreed to introductions, is "
     "available right now. Try again later."
 )
-_MESSAGE_ID = re.compile(r"(\d{5,})\s*$")
 
 
 def _ids(interaction: discord.Interaction[Any]) -> tuple[int, int]:
@@ -112,11 +111,10 @@ class ProfileCog(commands.GroupCog, group_name="profile", group_description="You
     async def sample(self, interaction: discord.Interaction[Any], message: str = "") -> None:
         """Choose the post shown on your match card (default: none)."""
         guild_id, member_id = _ids(interaction)
-        found = _MESSAGE_ID.search(message.strip().rstrip("/"))
-        if message.strip() and found is None:
+        external_id = message_id_from(message) if message.strip() else None
+        if message.strip() and external_id is None:
             await respond(interaction, "Give a message link or id, or leave it empty for none.")
             return
-        external_id = found.group(1) if found else None
         profiles = self.bot.service.profiles
         await self.bot.offload.run(profiles.set_sample, guild_id, member_id, external_id)
         await self._show(interaction)
