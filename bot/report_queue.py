@@ -19,6 +19,7 @@ from bot.formatting import clamp_embed, respond
 from bot.safety_messages import format_age, message_url
 from knowledge.errors import NotFound
 from knowledge.safety.queue import ReportItem
+from knowledge.service import KnowledgeService
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +134,11 @@ class ReportActionButton(
             await respond(interaction, "Resolved: it left the queue.")
 
 
-def _hide(service: Any, guild_id: int, external_id: str, moderator: int) -> None:
-    curation = getattr(service, "curation", None)
-    if curation is None:
-        raise NotFound("hiding is not available in this version of Kindred")
-    curation.hide_message(guild_id, external_id, moderator)
+def _hide(service: KnowledgeService, guild_id: int, external_id: str, moderator: int) -> None:
+    service.curation.hide_message(guild_id, external_id, moderator)
 
 
-def _audit(service: Any, guild_id: int, moderator: int, action: str, target: str) -> None:
-    curation = getattr(service, "curation", None)
-    if curation is not None and hasattr(curation, "record_action"):
-        curation.record_action(guild_id, moderator, action, target)
+def _audit(
+    service: KnowledgeService, guild_id: int, moderator: int, action: str, target: str
+) -> None:
+    service.curation.record_action(guild_id, moderator, action, target)
