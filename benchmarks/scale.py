@@ -482,7 +482,7 @@ def recall_big(
 # -- latency --------------------------------------------------------------------------------------
 
 
-def search_latency(data_dir: Path, repeats: int) -> dict[str, object]:
+def search_latency(data_dir: Path, repeats: int, agreement_queries: int) -> dict[str, object]:
     real = SentenceTransformerEmbedder(batch_size=32)
     service = service_for(data_dir, real)
     started = time.perf_counter()
@@ -533,8 +533,41 @@ def search_latency(data_dir: Path, repeats: int) -> dict[str, object]:
     for name, values in (("scope_mask", mask), ("faiss", dense), ("full_text", lexical)):
         figures[f"{name}_alone_p50_ms"] = round(percentile(values, 50), 2)
         figures[f"{name}_alone_p95_ms"] = round(percentile(values, 95), 2)
+    figures["full_text_budget"] = service.settings.search.full_text_budget
+    figures["budget_agreement"] = budget_agreement(service, scope, agreement_queries)
     service.close()
     return figures
+
+
+def budget_agreement(service: KnowledgeService, scope: SearchScope, n: int) -> dict[str, object]:
+    """What the full-text budget changes: the top 10 of the whole search with the configured
+    budget against no budget (every match ranked), side by side, for n held-out real posts used
+    as queries (long texts: the post-to-post case, where most terms are common)."""
+    texts = real_texts()
+    _, held = split_real(len(texts))
+    queries = [texts[i][:1800] for i in held[:n]]
+    bounded_settings = service.searcher.settings
+    unbounded_settings = bounded_settings.model_copy(update={"full_text_budget": 0})
+    overlap: list[float] = []
+    bounded_ms: list[float] = []
+    unbounded_ms: list[float] = []
+    for query in queries:
+        tops = []
+        for settings, times in ((bounded_settings, bounded_ms), (unbounded_settings, unbounded_ms)):
+            service.searcher.settings = settings
+            started = time.perf_counter()
+            hits = service.search(query, scope, limit=K)
+            times.append(1000 * (time.perf_counter() - started))
+            tops.append({h.post_id for h in hits})
+        overlap.append(len(tops[0] & tops[1]) / K)
+    service.searcher.settings = bounded_settings
+    return {
+        "queries": len(queries),
+        "top10_overlap_mean": round(float(np.mean(overlap)), 4),
+        "top10_identical_share": round(float(np.mean([o == 1.0 for o in overlap])), 4),
+        "search_p50_ms_bounded": round(percentile(bounded_ms, 50), 1),
+        "search_p50_ms_unbounded": round(percentile(unbounded_ms, 50), 1),
+    }
 
 
 def lexical_ms(service: KnowledgeService, scope: SearchScope, repeats: int) -> list[float]:
@@ -753,6 +786,12 @@ def main() -> None:
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "kindred-scale-cache"
     )
     parser.add_argument("--pg-repeats", type=int, default=1, help="passes over the queries")
+    parser.add_argument(
+        "--agreement-queries",
+        type=int,
+        default=100,
+        help="latency part: held-out real posts searched with and without the full-text budget",
+    )
     parser.add_argument("--load-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_child is not None:
@@ -789,7 +828,9 @@ def main() -> None:
             print(f"  {results['recall_big']}", flush=True)
         if "latency" in parts:
             print("Search latency vs embedding the query alone:", flush=True)
-            results["latency"] = search_latency(data_dir, args.queries_repeats)
+            results["latency"] = search_latency(
+                data_dir, args.queries_repeats, args.agreement_queries
+            )
             print(f"  {results['latency']}", flush=True)
         if "postgres" in parts:
             print("Full-text search on PostgreSQL vs SQLite FTS5:", flush=True)

@@ -118,6 +118,13 @@ class SearchSettings(_Table):
         'an answer ("nothing close"). At 0.40, 0.1-6% of the dev queries that have a relevant '
         "post in their top 10 are cut, depending on the set (benchmarks/retrieval.py).",
     )
+    full_text_budget: int = Field(
+        5_000,
+        ge=0,
+        description="Full-text search ranks at most about this many matching posts: when a "
+        "query's terms together match more, the commonest are left to the dense half (0: no "
+        "bound). Ranking every match is what makes full text slow in a large guild.",
+    )
     fusion: FusionSettings = FusionSettings()
 
 

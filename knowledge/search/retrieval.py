@@ -56,14 +56,22 @@ class GuildCentroids:
 
 
 class StoreCandidates:
-    """Candidates for one query and scope, drawn from the store's text and vector indexes."""
+    """Candidates for one query and scope, drawn from the store's text and vector indexes.
+
+    `budget` bounds how many matching posts full text ranks (`text_index.bounded_terms`; 0: none).
+    """
 
     def __init__(
-        self, store: Store, scope: SearchScope, centroids: GuildCentroids | None = None
+        self,
+        store: Store,
+        scope: SearchScope,
+        centroids: GuildCentroids | None = None,
+        budget: int = 0,
     ) -> None:
         self.store = store
         self.scope = scope
         self._centroids = centroids
+        self.budget = budget or None
         self._allowed: IdArray | None = None
         self._prefetched: dict[tuple[str, int], Future[tuple[IdArray, FloatArray]]] = {}
 
@@ -87,7 +95,9 @@ class StoreCandidates:
     def _lexical(self, query_text: str, k: int) -> tuple[IdArray, FloatArray]:
         terms = query_terms(query_text, max_terms=MAX_LEXICAL_TERMS)
         with self.store.engine.connect() as connection:
-            rows = ranked_matches(connection, terms, self.scope.sql_conditions(), k)
+            rows = ranked_matches(
+                connection, terms, self.scope.sql_conditions(), k, budget=self.budget
+            )
         ids = np.asarray([r[0] for r in rows], dtype=np.int64)
         return ids, np.asarray([r[1] for r in rows], dtype=np.float32)
 
@@ -132,7 +142,7 @@ class Searcher:
         query_vector: FloatArray | None = None,
     ) -> list[Ranked]:
         """Ranked post ids with fused scores and plain similarities (for the relevance floor)."""
-        source = StoreCandidates(self.store, scope, self._centroids)
+        source = StoreCandidates(self.store, scope, self._centroids, self.settings.full_text_budget)
         if mode == "bm25":
             source.prefetch_lexical(self._pool, query, limit)
         elif mode == "hybrid" and self.ranker.uses_lexical(query):
