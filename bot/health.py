@@ -94,7 +94,7 @@ class HealthReporter:
             "shards": {"ids": shard_ids, "count": bot.shard_count} if shard_ids else None,
             "backfill_queue": sum(1 for job in jobs if job.active),
             "knowledge_calls_running": bot.offload.running,
-            "change_log_mark": bot.service.store.change_mark,
+            "change_log_mark": bot.service.change_mark,
         }
 
     def write(self) -> None:

@@ -95,7 +95,7 @@ class HelpedButton(
         if counted:
             await respond(interaction, COUNTED)
             return
-        post = await bot.offload.run(bot.service.store.find_post, self.guild_id, self.external_id)
+        post = await bot.offload.run(bot.service.find_post, self.guild_id, self.external_id)
         own = post is not None and post.author_id == interaction.user.id
         await respond(interaction, OWN_POST if own else ALREADY)
 

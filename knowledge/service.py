@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from knowledge.conditions import default_tagger
+from knowledge.conditions import ConditionTagger, default_tagger
 from knowledge.config import KindredSettings
 from knowledge.curation import AuditLog, Curation, Hiding, KnowledgeBase
 from knowledge.curation.signals import Signals
@@ -42,6 +42,7 @@ from knowledge.search.fusion import Mode
 from knowledge.search.retrieval import Searcher
 from knowledge.store.channels import GuildChannels
 from knowledge.store.checkpoints import BackfillCheckpoints
+from knowledge.store.models import Post
 from knowledge.store.store import Store
 from knowledge.text import clean_query
 
@@ -231,6 +232,24 @@ class KnowledgeService:
     def insights(self) -> Insights:
         """Moderators' figures, chart and HTML page; counts searches that found nothing."""
         return self._insights
+
+    @property
+    def conditions(self) -> ConditionTagger:
+        """The condition vocabulary (ids, names, name search) for commands and forms."""
+        return self.store.tagger
+
+    @property
+    def change_mark(self) -> int:
+        """The newest change-log id this process has applied (for health reports)."""
+        return self.store.change_mark
+
+    def find_post(self, guild_id: int, external_id: str) -> Post | None:
+        """The stored post of a Discord message, or None."""
+        return self.store.find_post(guild_id, external_id)
+
+    def stored_posts(self, guild_id: int) -> list[Post]:
+        """Every stored post of a guild, oldest id first (evaluation over a throwaway store)."""
+        return self.store.posts_of(guild_id)
 
     # -- lifecycle ------------------------------------------------------------------------------
 

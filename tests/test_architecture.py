@@ -156,3 +156,33 @@ def test_only_the_run_command_reaches_the_bot() -> None:
         and any(t.split(".")[0] == "bot" for t in imported_names(path, name))
     )
     assert reaching == ["kindred.cli.doctor", "kindred.cli.run"]
+
+
+def store_reaches(source: str) -> list[int]:
+    """Lines where code reaches a service's store (`service.store`, `x.service.store`)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr == "store":
+            owner = node.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if name == "service":
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_store_finder_finds_a_reach() -> None:
+    assert store_reaches("x = bot.service.store.tagger\ny = service.store\nz = service.search") == [
+        1,
+        2,
+    ]
+
+
+def test_adapters_call_the_service_never_its_store() -> None:
+    """The bot and the command line go through the service's facade (issue 9, item 3)."""
+    reaches = {
+        name: lines
+        for name, path in project_modules().items()
+        if name.split(".")[0] in ("bot", "kindred")
+        and (lines := store_reaches(path.read_text(encoding="utf-8")))
+    }
+    assert reaches == {}

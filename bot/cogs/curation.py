@@ -110,7 +110,7 @@ def entry_embed(
 
 def conditions_from(text: str, bot: KindredBot) -> tuple[str, ...]:
     """Condition ids from comma-separated names or ids (unknown words are left out)."""
-    tagger = bot.service.store.tagger
+    tagger = bot.service.conditions
     found: list[str] = []
     for word in (w.strip() for w in text.split(",")):
         if not word:
@@ -125,7 +125,7 @@ def conditions_from(text: str, bot: KindredBot) -> tuple[str, ...]:
 
 
 def condition_names(ids: tuple[str, ...], bot: KindredBot) -> str:
-    tagger = bot.service.store.tagger
+    tagger = bot.service.conditions
     return ", ".join(tagger.name(c) for c in ids)
 
 
@@ -301,7 +301,7 @@ class CurationCog(commands.GroupCog, group_name="kb", group_description="Knowled
             return
         asked = await question_for(message)
         question = (asked.content if asked is not None else "") or ""
-        tagger = self.bot.service.store.tagger
+        tagger = self.bot.service.conditions
         tags = await self.bot.offload.run(tagger.tag, f"{question}\n{message.content}")
         prefill = {
             "title": first_line(question or message.content, TITLE_PREFILL),
@@ -394,7 +394,7 @@ class CurationCog(commands.GroupCog, group_name="kb", group_description="Knowled
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
         done, _, typing = current.rpartition(",")
-        tagger = self.bot.service.store.tagger
+        tagger = self.bot.service.conditions
         head = f"{done}, " if done else ""
         return [
             app_commands.Choice(name=truncate(head + c.name, 100), value=truncate(head + c.id, 100))

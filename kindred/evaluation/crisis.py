@@ -15,15 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
-
-from kindred.evaluation.retrieval import eval_store
+from kindred.evaluation.retrieval import EVAL_GUILD, eval_store
 from kindred.files.jsonl import read_posts
 from knowledge.config import KindredSettings
 from knowledge.embeddings import HashingEmbedder
 from knowledge.records import Skip
 from knowledge.safety.assessment import SafetyAssessor, SafetyLevel
-from knowledge.store.models import Post
 
 
 def scan_posts(
@@ -45,9 +42,8 @@ def scan_posts(
     embedder = assessor.embedder or HashingEmbedder()
     started = time.perf_counter()
     with eval_store(source, embedder=embedder, safety=assessor, settings=settings) as store:
-        with store.service.store.session() as session:
-            rows = session.exec(select(Post.external_id, Post.crisis_level)).all()
-        levels = dict(rows)
+        stored = store.service.stored_posts(EVAL_GUILD)
+        levels = {post.external_id: post.crisis_level for post in stored}
     seconds = time.perf_counter() - started
     counts: Counter[str] = Counter({level.value: 0 for level in SafetyLevel})
     with target.open("w", encoding="utf-8") as out:

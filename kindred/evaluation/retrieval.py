@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import select
-
 from kindred.files.loading import load_file
 from knowledge.config import KindredSettings
 from knowledge.embeddings import Embedder
@@ -23,7 +21,6 @@ from knowledge.safety.assessment import SafetyAssessor
 from knowledge.scope import SearchScope
 from knowledge.search.fusion import Mode
 from knowledge.service import KnowledgeService
-from knowledge.store.models import Post
 from knowledge.text import clean_query
 
 EVAL_GUILD = 1
@@ -117,14 +114,9 @@ def eval_store(
             started = time.perf_counter()
             loaded = load_file(service, posts_path, EVAL_GUILD, progress)
             seconds = time.perf_counter() - started
-            with service.store.session() as session:
-                rows = session.exec(
-                    select(Post.id, Post.external_id, Post.author_id, Post.content).where(
-                        Post.guild_id == EVAL_GUILD
-                    )
-                ).all()
-            posts = {ext: (int(pid or 0), text) for pid, ext, _, text in rows}
-            authors = {ext: int(author) for _, ext, author, _ in rows}
+            stored = service.stored_posts(EVAL_GUILD)
+            posts = {p.external_id: (int(p.id or 0), p.content) for p in stored}
+            authors = {p.external_id: int(p.author_id) for p in stored}
             yield EvalStore(service, loaded.report, posts, seconds, authors)
         finally:
             service.close()

@@ -474,6 +474,12 @@ class Store:
         with self.session() as session:
             return session.exec(query).first()
 
+    def posts_of(self, guild_id: int) -> list[Post]:
+        """Every stored post of a guild, oldest id first."""
+        query = select(Post).where(Post.guild_id == guild_id).order_by(col(Post.id))
+        with self.session() as session:
+            return list(session.exec(query).all())
+
     def counts(self, guild_id: int | None = None) -> StoreCounts:
         """How many posts, post vectors and enabled channels (in one guild, or in all)."""
         posts_q = select(func.count()).select_from(Post)

@@ -286,7 +286,7 @@ class SuggestionsCog(commands.Cog):
         return sent
 
     def _request_text(self, question: Question) -> str:
-        tagger = self.bot.service.store.tagger
+        tagger = self.bot.service.conditions
         names: list[str] = []
         for tag in _tags(question.conditions):
             try:
