@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
+from bot.config import BotSettings
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 from knowledge.store.models import Channel, ChannelKind, Post, PostKind, PostVector
 
-from .conftest import QuickBot, Server, enable, eventually, post_count, posts
+from .conftest import QuickBot, Server, enable, eventually, make_bot, post_count, posts
 from .payloads import PRIVATE_THREAD
 
 
@@ -182,6 +183,27 @@ async def test_channel_delete_and_guild_removal_purge(
         await eventually(lambda: kservice.store.guild_ids() == [])
         checkpoints = bot.backfill.checkpoints
         await eventually(lambda: checkpoints.for_channel(gid, server.general.id) == [])
+
+
+async def test_a_channel_deleted_while_offline_is_purged_by_the_catch_up(
+    server: Server, bot: QuickBot, kservice: KnowledgeService, settings: BotSettings
+) -> None:
+    """The fourth teardown (no CHANNEL_DELETE was seen): on start the catch-up finds an enabled
+    channel gone and erases it with one service call, checkpoints included."""
+    server.world.add_message(server.general, server.bob, "general words")
+    server.world.add_message(server.offtopic, server.bob, "offtopic words")
+    gid, gone = server.guild.id, server.offtopic.id
+    async with server.fake.running(bot):
+        await enable(server, server.general, bot)
+        await enable(server, server.offtopic, bot)
+        assert post_count(kservice, gid) == 2
+    assert kservice.checkpoints.for_channel(gid, gone)
+    del server.world.guilds[gid].channels[gone]  # deleted while the bot was stopped
+    async with server.fake.running(make_bot(kservice, settings)):
+        await eventually(lambda: kservice.enabled_channel_ids(gid) == {server.general.id})
+        await eventually(lambda: post_count(kservice, gid) == 1)
+    assert kservice.checkpoints.for_channel(gid, gone) == []
+    assert [p.content for p in posts(kservice, gid)] == ["general words"]
 
 
 async def test_reconnect_keeps_indexing(

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from knowledge.embeddings import HashingEmbedder
+from knowledge.safety.model import model_for
 from knowledge.scope import SearchScope
 from knowledge.service import KnowledgeService
 
@@ -18,6 +20,13 @@ from .payloads import FakeChannel, FakeRole
 CRISIS = "I have the pills ready and tonight I am going to end my life. Goodbye everyone."
 ORDINARY = "Tonight I am trying the new sleep routine; my migraine pills are ready."
 CONCERN = "I keep thinking about suicide."
+
+
+@pytest.fixture(scope="module", autouse=True)
+def trained_classifier() -> None:
+    """Train the fake embedder's classifier (seconds on a busy machine) before any test waits
+    for an alert: the first crisis post would otherwise pay for it inside `eventually`."""
+    model_for(HashingEmbedder())
 
 
 def bot_messages(channel: FakeChannel, bot: QuickBot) -> list[dict[str, Any]]:
@@ -112,7 +121,9 @@ async def test_claim_button_records_the_first_moderator(
         late = await second.wait_response()
         assert late["data"]["flags"] & 64 and str(server.alice.id) in late["data"]["content"]
     alert_id = int(custom_id.rsplit(":", 1)[1])
-    assert kservice.safety_desk.alert(alert_id).claimed_by == server.alice.id
+    claimed = kservice.safety_desk.alert(alert_id)
+    assert claimed.claimed_by == server.alice.id  # who
+    assert claimed.claimed_at is not None and claimed.claimed_at >= claimed.created_at  # when
 
 
 async def test_repeated_posts_answer_the_member_but_alert_once(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from knowledge.config import CrisisResponseSettings
 from knowledge.errors import InvalidInput
 from knowledge.records import Flag
 from knowledge.safety.desk import SafetyDesk
@@ -114,6 +115,15 @@ def test_an_unclaimed_alert_is_due_after_the_delay_and_only_once(staffed: Safety
     assert not staffed.mark_escalated(decision.alert_id, LATER)  # a second caller loses
     assert staffed.due_for_escalation(LATER + timedelta(days=2)) == []
     assert staffed.alert(decision.alert_id).escalated_at is not None
+
+
+def test_the_delay_is_configurable(service: KnowledgeService) -> None:
+    desk = SafetyDesk(service.store, CrisisResponseSettings(escalate_after_minutes=5))
+    desk.configure(GUILD, ADMIN, moderator_channel_id=MOD_CHANNEL, moderator_role_id=MOD_ROLE)
+    decision = desk.open_alert(flag(), now=NOW)
+    assert desk.due_for_escalation(NOW + timedelta(minutes=4)) == []
+    (due,) = desk.due_for_escalation(NOW + timedelta(minutes=5))
+    assert due.id == decision.alert_id
 
 
 def test_a_claimed_alert_is_never_raised_again(staffed: SafetyDesk) -> None:
