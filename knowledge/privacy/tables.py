@@ -21,7 +21,9 @@ What each role means for erasing (targets are in `knowledge.privacy.erase`):
 - `actors`: who made a change; nulled (not deleted) when that member's data is deleted, because
   the row itself is about something else (a channel, a setting, another member's alert).
 - `post`: a child of a post (its vector, its condition entries); goes with the post.
-- `messages`: the Discord message a row is; goes whenever that message goes.
+- `messages`: the Discord message a row is (ids only); goes when that message is deleted on
+  Discord. The author's delete or retention erases their posts but keeps these ids (a hide
+  must still hold if the message is imported again; no author, no text).
 - `authored_messages`: a record about a message that goes with it only when its *author* asks
   (a safety alert: a moderator who deleted a crisis message on Discord must still be able to
   claim the alert about it; the author's own delete removes it).
