@@ -139,10 +139,10 @@ def retention(
         limit = None if off else (days if days is not None else privacy.retention_days(guild))
         now = datetime.now(UTC)
         older = service.directory.posts_before(guild, now - timedelta(days=limit)) if limit else 0
-        if apply and older and not yes:
+        if apply and older and limit and not yes:
             question = (
-                f"Delete {counted(older, 'post')} older than {limit} days from guild {guild}? "
-                "This cannot be undone."
+                f"Delete {counted(older, 'post')} older than {counted(limit, 'day')} "
+                f"from guild {guild}? This cannot be undone."
             )
             if not typer.confirm(question):
                 note("Nothing deleted; retention unchanged.")
@@ -150,7 +150,7 @@ def retention(
         if days is not None or off:
             privacy.set_retention(guild, limit)
         removed = privacy.apply_retention(guild, now) if apply and older else 0
-    kept = "until deleted" if limit is None else f"for {limit} days"
+    kept = "until deleted" if limit is None else f"for {counted(limit, 'day')}"
     say(f"Guild {guild}: posts are kept {kept}.")
     if apply and limit is None:
         say("No retention limit is set: nothing removed.")
@@ -158,6 +158,7 @@ def retention(
         say(f"Removed {counted(removed, 'post')} older than the retention period.")
     elif older:
         say(
-            f"{counted(older, 'post')} are older than that: --apply removes them now, and a "
+            f"{counted(older, 'post')} {'is' if older == 1 else 'are'} older than that: --apply "
+            "removes them now, and a "
             "running bot removes them within the hour."
         )

@@ -14,6 +14,7 @@ from knowledge.service import KnowledgeService
 from tests.kindred.conftest import files_containing, kindred, lines, stats_of, write_jsonl
 
 MARKER = "qqmarker-5521"
+NAMED_MARKER = "qqmarker-7730"
 POSTS = [
     {"id": "a", "text": "My CGM alarm wakes me at 3am with lows", "channel": "diabetes"},
     {"id": "b", "text": "Brain fog after covid lasted months", "channel": "long-covid"},
@@ -25,8 +26,10 @@ NUMERIC: list[dict[str, Any]] = [
      "channel": "555"},
     {"id": "n2", "text": f"Pacing with a heart rate monitor {MARKER}", "author": 777,
      "channel": 555},
-    {"id": "n3", "text": "Ice packs for the migraine aura", "author": "maya_lc", "channel": "555"},
-    {"id": "n4", "text": "Ginger tea settles my stomach", "author": "maya_lc", "channel": "gut"},
+    {"id": "n3", "text": f"Ice packs for the migraine aura {NAMED_MARKER}", "author": "maya_lc",
+     "channel": "555"},
+    {"id": "n4", "text": f"Ginger tea settles my stomach {NAMED_MARKER}", "author": "maya_lc",
+     "channel": "gut"},
 ]  # fmt: skip
 
 
@@ -82,6 +85,7 @@ def test_numeric_ids_are_searchable_listed_and_deletable(tmp_path: Path, fake_mo
     by_handle = kindred("privacy", "delete", "--guild", "43", "--member", "maya_lc", "--yes",
                         "--data-dir", data)  # fmt: skip
     assert by_handle.exit_code == 0 and "Deleted 2 posts of member" in by_handle.output
+    assert files_containing(data, NAMED_MARKER) == [] and files_containing(data, "maya_lc") == []
     assert stats_of(data, 43)["posts"] == 0
 
 
