@@ -89,6 +89,12 @@ class IngestSettings(_Table):
         16_000, ge=100, description="Longer posts are stored truncated to this many characters."
     )
     batch_size: int = Field(256, ge=1, le=10_000, description="Posts per ingest transaction.")
+    yield_budget_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="While searches run, an ingest batch pauses between posts to let them go "
+        "first, for at most this long in total per batch (0: never).",
+    )
 
 
 class VectorIndexSettings(_Table):

@@ -91,7 +91,9 @@ class Ingestor:
         size = self.settings.batch_size
         for start in range(0, len(records), size):
             batch = records[start : start + size]
-            report.merge(self._ingest_batch(batch))
+            self.store.readers.pause_writer()  # no lock held: searches in flight go first
+            with self.store.readers.writing(budget=self.settings.yield_budget_seconds):
+                report.merge(self._ingest_batch(batch))
             if progress is not None:
                 progress(len(batch))
         return report
@@ -218,6 +220,7 @@ class Ingestor:
         hidden = _hidden_ids(session, guild_id, [i for i in ids if i not in existing])
         touched: list[Post] = []
         for record, clean in group:
+            self.store.readers.pause_writer()
             digest = content_hash(clean.text)
             post = existing.get(record.external_id)
             if post is None:
@@ -271,8 +274,11 @@ class Ingestor:
     def _embed(self, pending: list[_Pending]) -> tuple[int, list[Flag]]:
         if not pending:
             return 0, []
+        self.store.readers.pause_writer()
         vectors = self.embedder.encode([p.text for p in pending])
+        self.store.readers.pause_writer()
         verdicts = list(self.assess([p.text for p in pending], vectors)) if self.assess else None
+        self.store.readers.pause_writer()
         levels = [level for level, _ in verdicts] if verdicts is not None else None
         # One unit of the writer: re-check, write and commit the vectors, then faiss and the
         # catalog, before any delete may run. A post deleted or edited while it was being
@@ -321,6 +327,7 @@ class Ingestor:
                 ).all()
             )
             for row, item in enumerate(pending):
+                self.store.readers.pause_writer()
                 if hashes.get(item.post_id) != item.digest:
                     continue  # edited or deleted while encoding
                 vector = PostVector(

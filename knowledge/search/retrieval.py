@@ -142,6 +142,17 @@ class Searcher:
         query_vector: FloatArray | None = None,
     ) -> list[Ranked]:
         """Ranked post ids with fused scores and plain similarities (for the relevance floor)."""
+        with self.store.readers.reading():
+            return self._ranked(query, scope, limit, mode, query_vector)
+
+    def _ranked(
+        self,
+        query: str,
+        scope: SearchScope,
+        limit: int,
+        mode: Mode,
+        query_vector: FloatArray | None,
+    ) -> list[Ranked]:
         source = StoreCandidates(self.store, scope, self._centroids, self.settings.full_text_budget)
         if mode == "bm25":
             source.prefetch_lexical(self._pool, query, limit)
@@ -168,8 +179,9 @@ class Searcher:
         mode: Mode = "hybrid",
         query_vector: FloatArray | None = None,
     ) -> list[SearchHit]:
-        ranked = self.ranked(query, scope, limit, mode, query_vector)
-        hits = self.hits([(r.post_id, r.score) for r in ranked], query, scope)
+        with self.store.readers.reading():
+            ranked = self.ranked(query, scope, limit, mode, query_vector)
+            hits = self.hits([(r.post_id, r.score) for r in ranked], query, scope)
         return curated_first(self.with_floor(hits, ranked))
 
     def with_floor(self, hits: Sequence[SearchHit], ranked: Sequence[Ranked]) -> list[SearchHit]:

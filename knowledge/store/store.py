@@ -58,6 +58,7 @@ from knowledge.store.models import (
     VectorIndexState,
     utcnow,
 )
+from knowledge.store.readers import ReaderPriority
 from knowledge.store.vector_index import FloatArray, IdArray, VectorIndex, hash_key
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class Store:
         self.ivf_threshold = ivf_threshold
         self.nprobe = nprobe
         self.lock = threading.RLock()
+        self.readers = ReaderPriority()  # searches in flight; bulk writers step aside for them
         self._indexes: dict[int, VectorIndex] = {}
         self._catalogs: dict[int, PostCatalog] = {}
         self._conditions: dict[int, ConditionVectors] = {}
@@ -241,6 +243,7 @@ class Store:
         written: dict[int, dict[str, float]] = {}
         for post in posts:
             assert post.id is not None
+            self.readers.pause_writer()
             entries = sparse_entries(self.tagger, post.content)
             session.execute(sa.delete(PostCondition).where(col(PostCondition.post_id) == post.id))
             session.add_all(
