@@ -418,11 +418,11 @@ def test_concurrent_ingest_search_and_deletes_keep_every_index_in_step(
             ),
         ]
     )
-    for thread in ingesters:
-        thread.join(50)
+    for thread in ingesters:  # bounds with room for a loaded 2-core machine (PostgreSQL ~55 s)
+        thread.join(100)
     running.clear()
     for thread in others:
-        thread.join(20)
+        thread.join(40)
     assert not any(t.is_alive() for t in ingesters + others), "a thread hung"
     assert ledger.failures == []
     assert ledger.searches > 10 and ledger.deletes > 10
@@ -456,7 +456,7 @@ def test_concurrent_ingest_search_and_deletes_keep_every_index_in_step(
             assert len(ids) == len(kept[guild])
     finally:
         again.close()
-    assert time.monotonic() - began < 60
+    assert time.monotonic() - began < 150
 
 
 def test_catalog_snapshots_never_change_under_a_reader() -> None:

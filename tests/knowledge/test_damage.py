@@ -415,3 +415,26 @@ def test_a_full_disk_during_ingest_is_one_line_and_keeps_what_was_saved(
         assert service.stats(GUILD).posts == len(TEXTS)  # what was saved is intact
     finally:
         service.close()
+
+
+def test_the_migration_fallback_engine_hides_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: `hide_parameters` on every engine, also the one alembic makes from a URL."""
+    from alembic import command
+
+    from knowledge.store.db import alembic_config
+
+    cfg = alembic_config(sa.create_engine(sqlite_url(tmp_path / "kindred.db")))
+    made: list[sa.Engine] = []
+    real = sa.create_engine
+
+    def spy(*args: object, **kwargs: object) -> sa.Engine:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(sa, "create_engine", spy)
+    command.upgrade(cfg, "head")  # no connection handed over: env.py builds its own engine
+    assert made and all(engine.hide_parameters for engine in made)
+    for engine in made:
+        engine.dispose()

@@ -15,7 +15,8 @@ target_metadata = SQLModel.metadata
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = sa.create_engine(config.get_main_option("sqlalchemy.url") or "")
+        url = config.get_main_option("sqlalchemy.url") or ""
+        engine = sa.create_engine(url, hide_parameters=True)  # errors never print member words
         with engine.begin() as conn:
             _run(conn)
         return
