@@ -67,6 +67,10 @@ class _Pending:
     post: Post | None = None  # set for posts of this ingest call, whose flags are reported
 
 
+BULK_POSTS = 64
+"""An ingest call of at least this many posts is bulk work that steps aside for searches."""
+
+
 class Ingestor:
     """Validates and stores posts, then embeds and indexes what changed."""
 
@@ -89,10 +93,15 @@ class Ingestor:
     ) -> IngestReport:
         report = IngestReport()
         size = self.settings.batch_size
+        # Bulk work (a backfill, an import) lets searches go first; a live message never waits
+        # for them (its crisis check must not be delayed).
+        bulk = len(records) >= BULK_POSTS
+        budget = self.settings.yield_budget_seconds if bulk else 0.0
         for start in range(0, len(records), size):
             batch = records[start : start + size]
-            self.store.readers.pause_writer()  # no lock held: searches in flight go first
-            with self.store.readers.writing(budget=self.settings.yield_budget_seconds):
+            if bulk:
+                self.store.readers.pause_writer()  # no lock held: searches in flight go first
+            with self.store.readers.writing(budget=budget):
                 report.merge(self._ingest_batch(batch))
             if progress is not None:
                 progress(len(batch))

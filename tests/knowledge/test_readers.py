@@ -55,14 +55,14 @@ def _ingest_seconds(service: KnowledgeService, budget: float, start: int) -> flo
     ingestor = Ingestor(
         service.store,
         service.embedder,
-        IngestSettings(batch_size=8, yield_budget_seconds=budget),
+        IngestSettings(batch_size=32, yield_budget_seconds=budget),
     )
-    records = [post(f"p{start + i}", f"post number {start + i} about sleep") for i in range(16)]
+    records = [post(f"p{start + i}", f"post number {start + i} about sleep") for i in range(64)]
     with service.store.readers.reading():  # a search in flight for the whole ingest
         started = time.monotonic()
         report = ingestor.ingest(records)
         seconds = time.monotonic() - started
-    assert report.inserted == 16
+    assert report.inserted == 64
     return seconds
 
 
@@ -74,4 +74,15 @@ def test_an_ingest_steps_aside_for_searches_within_its_budget(service: Knowledge
     # Two batches: up to 0.05 s before each (outside any lock) plus a 0.2 s budget inside each.
     assert 0.4 <= slowed < 3.0
     hits = service.search("sleep", SearchScope(guild_id=GUILD), limit=50)
-    assert len(hits) == 32
+    assert len(hits) == 50
+
+
+def test_a_live_message_never_waits_for_searches(service: KnowledgeService) -> None:
+    enable_open(service, GUILD, 1)
+    service.store.readers.max_pause = 0.5
+    with service.store.readers.reading():  # a search in flight
+        started = time.monotonic()
+        report = service.ingest([post("live", "a message posted right now about sleep")])
+        seconds = time.monotonic() - started
+    assert report.inserted == 1
+    assert seconds < 0.5  # not one pause: the crisis check of a live message is never delayed
