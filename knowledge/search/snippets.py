@@ -34,13 +34,16 @@ def query_terms(query: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(query) if is_content_word(w)}
 
 
-def _matches(word: str, terms: set[str]) -> bool:
+def _matches(word: str, terms: set[str], stems: tuple[str, ...]) -> bool:
     lower = word.lower()
     if not is_content_word(lower):
         return False
-    if lower in terms:
-        return True
-    return any(len(term) >= 4 and lower.startswith(_stem(term)) for term in terms)
+    return lower in terms or lower.startswith(stems)
+
+
+def _stems(terms: set[str]) -> tuple[str, ...]:
+    """The prefixes a word may start with to match: the crude stems of terms of 4+ letters."""
+    return tuple(_stem(term) for term in terms if len(term) >= 4)
 
 
 def _stem(term: str) -> str:
@@ -54,8 +57,9 @@ def _stem(term: str) -> str:
 def make_snippet(text: str, query: str, width: int = 280) -> tuple[SnippetPart, ...]:
     """Cut `text` to about `width` characters around the densest run of query words."""
     terms = query_terms(query)
-    words = list(_WORD.finditer(text))
-    hits = [m for m in words if terms and _matches(m.group(), terms)]
+    stems = _stems(terms)
+    words = list(_WORD.finditer(text)) if terms else []
+    hits = [m for m in words if _matches(m.group(), terms, stems)]
     start = 0
     if hits and len(text) > width:
         best = max(
