@@ -14,6 +14,7 @@ between a commit and the in-memory state that mirrors it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -97,14 +98,15 @@ class Ingestor:
         # for them (its crisis check must not be delayed).
         bulk = len(records) >= BULK_POSTS
         budget = self.settings.yield_budget_seconds if bulk else 0.0
-        for start in range(0, len(records), size):
-            batch = records[start : start + size]
-            if bulk:
-                self.store.readers.pause_writer()  # no lock held: searches in flight go first
-            with self.store.readers.writing(budget=budget):
-                report.merge(self._ingest_batch(batch))
-            if progress is not None:
-                progress(len(batch))
+        with contextlib.nullcontext() if bulk else self.store.readers.urgent():
+            for start in range(0, len(records), size):
+                batch = records[start : start + size]
+                if bulk:
+                    self.store.readers.pause_writer()  # no lock held: searches go first
+                with self.store.readers.writing(budget=budget):
+                    report.merge(self._ingest_batch(batch))
+                if progress is not None:
+                    progress(len(batch))
         return report
 
     def _ingest_batch(self, batch: Sequence[PostRecord]) -> IngestReport:

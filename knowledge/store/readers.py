@@ -4,7 +4,8 @@ Kindred runs searches and bulk ingest (a backfill, an import) in one process. Mu
 Python holding the GIL, so a search running beside it gets about half of it and takes two to
 several times as long. The writer therefore steps aside: at points where it holds no lock, it
 waits while searches are in flight, for at most `max_pause` seconds at a time, so an ingest is
-slowed by searches but never stopped by them.
+slowed by searches but never stopped by them. An urgent write (a live message, whose crisis
+check must not wait behind a paused batch) ends every pause while it runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class ReaderPriority:
     def __init__(self, max_pause: float = 0.05) -> None:
         self.max_pause = max_pause
         self._active = 0
+        self._urgent = 0
         self._count_lock = threading.Lock()
         self._local = threading.local()  # the current writing unit's budget, per thread
 
@@ -43,6 +45,18 @@ class ReaderPriority:
                 self._active -= 1
 
     @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Mark urgent writing (a live message, whose crisis check must not wait): while any
+        runs, bulk writers stop pausing, so they release the writer lock as soon as they can."""
+        with self._count_lock:
+            self._urgent += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._urgent -= 1
+
+    @contextmanager
     def writing(self, budget: float) -> Iterator[None]:
         """A unit of bulk writing (an ingest batch): its pauses add up to at most `budget`
         seconds, so a writer holding a lock inside the unit holds it at most that much longer."""
@@ -55,7 +69,7 @@ class ReaderPriority:
     def pause_writer(self) -> float:
         """Wait while any search runs, at most `max_pause` seconds (and what is left of the
         unit's budget); returns the time waited."""
-        if self._active == 0:
+        if self._active == 0 or self._urgent > 0:
             return 0.0
         budget: float | None = getattr(self._local, "budget", None)
         limit = self.max_pause if budget is None else min(self.max_pause, budget)
@@ -63,7 +77,7 @@ class ReaderPriority:
             return 0.0
         started = time.monotonic()
         deadline = started + limit
-        while self._active > 0 and time.monotonic() < deadline:
+        while self._active > 0 and self._urgent == 0 and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
         waited = time.monotonic() - started
         if budget is not None:

@@ -86,3 +86,25 @@ def test_a_live_message_never_waits_for_searches(service: KnowledgeService) -> N
         seconds = time.monotonic() - started
     assert report.inserted == 1
     assert seconds < 0.5  # not one pause: the crisis check of a live message is never delayed
+
+
+def test_an_urgent_write_ends_a_bulk_writers_pauses() -> None:
+    readers = ReaderPriority(max_pause=5.0)
+    with readers.reading():  # a search that never ends
+        with readers.urgent():  # a live message waits for the writer lock
+            started = time.monotonic()
+            assert readers.pause_writer() == 0.0
+            assert time.monotonic() - started < 0.05
+        waiting = threading.Event()
+
+        def live_message() -> None:
+            waiting.wait(5)
+            with readers.urgent():
+                time.sleep(0.5)
+
+        thread = threading.Thread(target=live_message)
+        thread.start()
+        threading.Timer(0.1, waiting.set).start()
+        waited = readers.pause_writer()  # would wait 5 s for the search; stops at the urgent write
+        thread.join()
+    assert 0.05 <= waited < 1.0
