@@ -66,7 +66,6 @@ import math
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -87,6 +86,7 @@ from benchmarks.throughput import (  # noqa: E402
     CHANNELS,
     GUILD,
     TorchLikeEmbedder,
+    child_figures,
     concurrency_texts,
     new_service,
     percentile,
@@ -342,16 +342,7 @@ def load_child(data_dir: Path) -> dict[str, float]:
 
 
 def load_in_child(data_dir: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--load-child", str(data_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"load child failed:\n{done.stderr}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return child_figures(__file__, "--load-child", str(data_dir))
 
 
 def build_store(

@@ -86,6 +86,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -528,16 +529,19 @@ def memory_child(n: int) -> dict[str, object]:
 def peak_memory(n: int) -> dict[str, object]:
     """Run `memory_child` in a fresh interpreter, so the peak is this ingest's alone."""
     print(f"Peak memory of ingesting {n} short posts (fake embedder, fresh process):", flush=True)
+    figures = child_figures(__file__, "--memory-child", str(n))
+    print(f"  {figures}", flush=True)
+    return figures
+
+
+def child_figures(script: str, *args: str) -> dict[str, Any]:
+    """Run `script` with `args` in a fresh interpreter; the JSON object on its last line."""
     done = subprocess.run(
-        [sys.executable, __file__, "--memory-child", str(n)],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, script, *args], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise SystemExit(f"memory child failed:\n{done.stderr}")
-    figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"  {figures}", flush=True)
+        raise SystemExit(f"{Path(script).name} {args[0]} failed:\n{done.stderr}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
 
